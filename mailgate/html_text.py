@@ -1,0 +1,157 @@
+"""Turn an HTML mail body into readable plain text.
+
+HTML-only mail (Gmail's mobile apps, Outlook on the web, Apple Mail with rich text) still has to
+reach the other parties as text. Paragraphs and line breaks are kept, list items become "- " or
+"1. " lines, a link keeps its address in brackets when the words differ from it, and anything a
+client marks as quoted history (`<blockquote>`, Gmail's `gmail_quote`, Outlook's
+`divRplyFwdMsg`/`appendonsend`, Yahoo's `yahoo_quoted`, Apple's `AppleOriginalContents`) is
+rendered as "> " quoted lines so `reply_text` can drop it like plain-text quoting.
+Only the standard library's tolerant `html.parser` is used, so broken markup never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+_BLOCK = {"p", "div", "table", "tr", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
+          "address", "section", "article", "header", "footer", "center", "dl", "dt", "dd",
+          "form", "fieldset", "figure", "main", "nav", "aside"}
+_SKIP = {"script", "style", "head", "title", "template", "noscript", "xml", "o:p"}
+_VOID = {"br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr", "source"}
+# Markers mail clients put on the element that holds quoted history.
+_QUOTE_MARKERS = re.compile(
+    r"gmail_quote|yahoo_quoted|divRplyFwdMsg|appendonsend|AppleOriginalContents|"
+    r"moz-cite-prefix|OutlookMessageHeader|zmail_extra|protonmail_quote|ms-outlook-mobile-reference",
+    re.IGNORECASE)
+
+
+class _TextBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.current: list[str] = []
+        self.skip_depth = 0
+        self.pre_depth = 0
+        self.quote_depth = 0
+        self.stack: list[tuple[str, bool]] = []  # (tag, opened a quote level)
+        self.lists: list[list[int]] = []  # [kind (0=ul, 1=ol), counter]
+        self.link: tuple[str, int] | None = None
+        self.quoted_tail = False  # after an Outlook header div everything is history
+
+    # -- output helpers -------------------------------------------------------------------
+    def _flush(self, force_blank: bool = False) -> None:
+        text = "".join(self.current)
+        self.current = []
+        if self.pre_depth == 0:
+            text = re.sub(r"[ \t\r\n\f\xa0]+", " ", text).strip()
+        prefix = "> " * (self.quote_depth + (1 if self.quoted_tail else 0))
+        if text:
+            for line in text.split("\n"):
+                self.lines.append(prefix + line)
+        elif force_blank and self.lines and self.lines[-1].strip("> ") != "":
+            self.lines.append(prefix.rstrip())
+
+    def _newline(self) -> None:
+        if self.current and "".join(self.current).strip():
+            self._flush()
+        else:
+            self.current = []
+
+    # -- parser callbacks -----------------------------------------------------------------
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        tag = tag.lower()
+        if tag in _SKIP:
+            if tag not in _VOID:
+                self.skip_depth += 1
+            return
+        if self.skip_depth:
+            return
+        attr = {k.lower(): (v or "") for k, v in attrs}
+        if tag == "br":
+            if self.current:
+                self._flush()
+            else:
+                self._flush(force_blank=True)
+            return
+        if tag == "hr":
+            self._newline()
+            self.lines.append("> " * self.quote_depth + "________________________________")
+            return
+        if tag in _VOID:
+            return
+        marker = " ".join((attr.get("class", ""), attr.get("id", ""), attr.get("type", "")))
+        opens_quote = tag == "blockquote" or bool(_QUOTE_MARKERS.search(marker))
+        if tag in _BLOCK or tag in ("blockquote", "li") or opens_quote:
+            self._newline()
+            if tag in ("p", "blockquote", "ul", "ol", "table", "h1", "h2", "h3"):
+                self._flush(force_blank=True)
+        if opens_quote:
+            self.quote_depth += 1
+        self.stack.append((tag, opens_quote))
+        if tag == "pre":
+            self.pre_depth += 1
+        elif tag in ("ul", "ol"):
+            self.lists.append([1 if tag == "ol" else 0, 0])
+        elif tag == "li":
+            bullet = "- "
+            if self.lists and self.lists[-1][0] == 1:
+                self.lists[-1][1] += 1
+                bullet = f"{self.lists[-1][1]}. "
+            self.current.append("  " * max(0, len(self.lists) - 1) + bullet)
+        elif tag == "a":
+            self.link = (attr.get("href", ""), len(self.current))
+        elif tag in ("td", "th") and self.current:
+            self.current.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        tag = tag.lower()
+        if tag in _SKIP:
+            self.skip_depth = max(0, self.skip_depth - 1)
+            return
+        if self.skip_depth or tag in _VOID:
+            return
+        if not any(t == tag for t, _ in self.stack):
+            return
+        while self.stack:
+            open_tag, opened_quote = self.stack.pop()
+            self._close(open_tag, opened_quote)
+            if open_tag == tag:
+                break
+
+    def _close(self, tag: str, opened_quote: bool) -> None:
+        if tag == "a" and self.link is not None:
+            href, start = self.link
+            self.link = None
+            words = "".join(self.current[start:]).strip()
+            target = href[7:] if href.lower().startswith("mailto:") else href
+            if href.lower().startswith(("http://", "https://", "mailto:")) and target.strip() \
+                    and target.rstrip("/") not in words and words:
+                self.current.append(f" ({target})")
+        if tag in _BLOCK or tag in ("blockquote", "li") or opened_quote:
+            self._newline()
+            if tag in ("p", "blockquote", "ul", "ol", "table"):
+                self._flush(force_blank=True)
+        if opened_quote:
+            self.quote_depth = max(0, self.quote_depth - 1)
+        if tag == "pre":
+            self.pre_depth = max(0, self.pre_depth - 1)
+        elif tag in ("ul", "ol") and self.lists:
+            self.lists.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip_depth:
+            self.current.append(data)
+
+    def result(self) -> str:
+        self._flush()
+        text = "\n".join(line.rstrip() for line in self.lines)
+        return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text for an HTML body; quoted history comes out as "> " lines."""
+    builder = _TextBuilder()
+    builder.feed(html)
+    builder.close()
+    return builder.result()

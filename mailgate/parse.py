@@ -1,0 +1,266 @@
+"""Parse raw inbound bytes into a `ParsedMail` that later stages can trust.
+
+Follows RFC 5322 (message format), RFC 2045-2047 (MIME, encoded words), RFC 2231 (parameter
+encoding, used for attachment names) and RFC 6532 (raw UTF-8 in headers). Real mail breaks all of
+them, so every decoding step degrades instead of failing: unknown charsets fall back to UTF-8 or
+Windows-1252, broken base64 keeps what decodes, an HTML-only message is converted to text.
+`parse_mail` raises nothing but `MalformedMail`, and only when there is no message to speak of.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email.policy
+import email.utils
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesParser
+
+import nh3
+
+from mailgate.html_text import html_to_text
+
+
+class MalformedMail(Exception):
+    """The bytes are not a mail we can read; `reason` says why, for the quarantine record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+    sha256: str
+    inline: bool
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class ParsedMail:
+    message_id: str | None
+    in_reply_to: list[str]
+    references: list[str]
+    from_address: str | None
+    from_name: str
+    subject: str
+    headers: Message
+    text: str
+    html: str | None
+    attachments: list[Attachment] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+
+
+# Names that mail software writes but Python's codec registry does not know (or knows as a
+# narrower set: Outlook labels cp1252 text "iso-8859-1", Korean mail says ks_c_5601-1987).
+_CHARSET_ALIASES = {
+    "ks_c_5601-1987": "cp949", "ks_c_5601": "cp949", "euc-kr": "cp949",
+    "iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "utf-8", "ascii": "utf-8",
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
+    "shift_jis": "cp932", "shift-jis": "cp932", "x-sjis": "cp932", "sjis": "cp932",
+    "iso-2022-jp": "iso2022_jp_ext", "unicode-1-1-utf-7": "utf-7", "x-unknown": "utf-8",
+    "unknown-8bit": "utf-8", "default": "utf-8", "utf8": "utf-8", "x-user-defined": "cp1252",
+}
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(=\?[^?\s]+\?[bBqQ]\?[^?]*\?=)\s+(?==\?)")
+_MSG_ID = re.compile(r"<[^<>\s]+>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode text in its declared charset; fall back to UTF-8, then Windows-1252 (never fails)."""
+    name = (charset or "").strip().strip('"').lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        name = "utf-8"
+    if name == "utf-8":
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", errors="replace")
+    return data.decode(name, errors="replace")
+
+
+def _decode_word(match: re.Match[str]) -> str:
+    charset, enc, payload = match.group(1).split("*")[0], match.group(2).upper(), match.group(3)
+    try:
+        if enc == "B":
+            raw = codecs.decode(payload.encode("ascii", "replace") + b"===", "base64")
+        else:
+            raw = codecs.decode(payload.replace("_", " ").encode("ascii", "replace"), "quopri")
+    except ValueError:
+        return match.group(0)
+    return decode_bytes(raw, charset)
+
+
+def decode_header(value: str | None) -> str:
+    """Unfold a header and decode RFC 2047 words and raw 8-bit (RFC 6532) text."""
+    if value is None:
+        return ""
+    value = str(value)
+    if any("\udc80" <= ch <= "\udcff" for ch in value):  # undecodable bytes kept by the parser
+        value = decode_bytes(value.encode("ascii", "surrogateescape"), "utf-8")
+    value = re.sub(r"\r?\n[ \t]+", " ", value).replace("\r", "").replace("\n", "")
+    value = _BETWEEN_WORDS.sub(r"\1", value)
+    return _ENCODED_WORD.sub(_decode_word, value).strip()
+
+
+def raw_header(msg: Message, name: str) -> str | None:
+    """The first occurrence of a header as stored (not decoded), or None."""
+    name = name.lower()
+    for key, value in msg.raw_items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _address(msg: Message) -> tuple[str | None, str]:
+    value = raw_header(msg, "from")
+    if value is None:
+        return None, ""
+    unfolded = re.sub(r"\r?\n[ \t]+", " ", value)
+    if any("\udc80" <= ch <= "\udcff" for ch in unfolded):
+        unfolded = decode_header(unfolded)
+    name, addr = email.utils.parseaddr(unfolded)
+    if not addr:
+        found = re.search(r"[\w.+=-]+@[\w.-]+\.\w+", unfolded)
+        addr = found.group(0) if found else ""
+    addr = addr.strip().strip("<>").lower()
+    name = decode_header(name).strip().strip('"').strip()
+    return (addr if "@" in addr else None), name
+
+
+def _message_ids(value: str | None) -> list[str]:
+    return _MSG_ID.findall(value or "")
+
+
+def sanitise_filename(name: str | None, content_type: str) -> str:
+    """A filename safe to show and store: no path, no control characters, at most 150 chars."""
+    name = decode_header(name or "")
+    name = re.split(r"[\\/]", name)[-1]
+    name = _CONTROL.sub("", name).strip().strip(".").strip()
+    if not name:
+        import mimetypes
+
+        ext = mimetypes.guess_extension(content_type) or ".bin"
+        name = "attachment" + ext
+    if len(name) > 150:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 149 - len(ext)] + "." + ext) if dot and len(ext) <= 10 else name[:150]
+    return name
+
+
+def _payload(part: Message) -> bytes:
+    data = part.get_payload(decode=True)
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = (part.get_content_disposition() or "").lower()
+    if disposition == "attachment":
+        return True
+    if part.get_content_maintype() == "text" and part.get_content_subtype() in ("plain", "html"):
+        return False
+    return True
+
+
+def _walk(msg: Message, texts: list[str], htmls: list[str], atts: list[Attachment]) -> None:
+    """Collect body texts, HTML and attachments; multipart/alternative contributes one body."""
+    ctype = msg.get_content_type()
+    if msg.is_multipart():
+        parts = [p for p in msg.get_payload() if isinstance(p, Message)]
+        if ctype == "multipart/alternative":
+            plain = [p for p in parts if p.get_content_type() == "text/plain"]
+            html = [p for p in parts if p.get_content_type() == "text/html"]
+            nested = [p for p in parts if p.is_multipart()]
+            if plain and not _is_attachment(plain[0]):
+                texts.append(decode_bytes(_payload(plain[0]), plain[0].get_content_charset()))
+                if html:
+                    htmls.append(decode_bytes(_payload(html[0]), html[0].get_content_charset()))
+                return
+            choice = nested[-1] if nested else (html[-1] if html else None)
+            if choice is not None:
+                _walk(choice, texts, htmls, atts)
+                return
+        for part in parts:
+            _walk(part, texts, htmls, atts)
+        return
+    if ctype == "message/rfc822" or ctype.startswith("message/"):
+        inner = msg.get_payload()
+        data = inner[0].as_bytes() if isinstance(inner, list) and inner else _payload(msg)
+        _add_attachment(msg, data, atts, default_name="forwarded.eml")
+        return
+    if _is_attachment(msg):
+        _add_attachment(msg, _payload(msg), atts)
+        return
+    body = decode_bytes(_payload(msg), msg.get_content_charset())
+    if ctype == "text/html":
+        htmls.append(body)
+        texts.append(html_to_text(body))
+    else:
+        texts.append(body)
+
+
+def _add_attachment(part: Message, data: bytes, atts: list[Attachment],
+                    default_name: str | None = None) -> None:
+    ctype = part.get_content_type()
+    disposition = (part.get_content_disposition() or "").lower()
+    inline = (disposition != "attachment" and part.get("Content-ID") is not None
+              and part.get_content_maintype() == "image")
+    try:
+        name = part.get_filename() or part.get_param("name") or default_name
+    except (ValueError, LookupError):
+        name = default_name
+    if isinstance(name, tuple):  # RFC 2231 value that collapse could not decode
+        name = decode_bytes(str(name[2]).encode("latin-1", "replace"), name[0])
+    atts.append(Attachment(filename=sanitise_filename(str(name or ""), ctype), content_type=ctype,
+                           data=data, sha256=hashlib.sha256(data).hexdigest(), inline=inline))
+
+
+def parse_mail(raw: bytes) -> ParsedMail:
+    """Parse raw RFC 5322 bytes; raise MalformedMail (with a reason) if nothing usable is there."""
+    if not raw or not raw.strip():
+        raise MalformedMail("empty message")
+    head = raw[:4096].lstrip().split(b"\n", 1)[0]
+    if not re.match(rb"^(From |[\x21-\x39\x3b-\x7e]+:)", head):
+        raise MalformedMail("no header section: the first line is not a header")
+    try:
+        msg = BytesParser(policy=email.policy.compat32).parsebytes(raw)
+        texts: list[str] = []
+        htmls: list[str] = []
+        atts: list[Attachment] = []
+        _walk(msg, texts, htmls, atts)
+        defects = [type(d).__name__ for part in msg.walk() for d in part.defects]
+        from_address, from_name = _address(msg)
+        text = "\n\n".join(t.strip("\n") for t in texts if t.strip())
+        html = nh3.clean(htmls[0]) if htmls else None
+        return ParsedMail(
+            message_id=(_message_ids(raw_header(msg, "message-id")) or [None])[0],
+            in_reply_to=_message_ids(raw_header(msg, "in-reply-to")),
+            references=_message_ids(raw_header(msg, "references")),
+            from_address=from_address,
+            from_name=from_name,
+            subject=decode_header(raw_header(msg, "subject")),
+            headers=msg,
+            text=text.replace("\r\n", "\n").replace("\r", "\n"),
+            html=html,
+            attachments=atts,
+            defects=defects,
+        )
+    except MalformedMail:
+        raise
+    except Exception as exc:  # the stdlib parser has many failure modes; all mean "unreadable"
+        raise MalformedMail(f"cannot parse message: {type(exc).__name__}: {exc}") from exc

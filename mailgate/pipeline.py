@@ -1,0 +1,186 @@
+"""From stored raw mail to a recorded decision: parse, classify, route, decide, enqueue.
+
+Each inbound mail is claimed, then handled in one transaction: the decision (a Message, a hold,
+a bounce mark) and every outgoing copy it causes are committed together. Any failure leaves the
+mail ``quarantined`` with its reason; nothing is dropped and the pipeline goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from mailgate.attachments import AttachmentPolicy
+from mailgate.classify import ClassifyContext
+from mailgate.compose import Composer
+from mailgate.inspect import Analysis, analyse
+from threads import audit
+from threads.addresses import Recipient, resolve
+from threads.cases import lock_case
+from threads.claims import claim
+from threads.db import session_scope
+from threads.models import InboundMail, OutgoingMail, Participant, utcnow
+from threads.relay import Contribution, receive
+
+log = logging.getLogger("mediate.pipeline")
+LEASE_SECONDS = 120
+
+
+def body_hash(raw: bytes) -> str:
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        if separator in raw:
+            return hashlib.sha256(raw.split(separator, 1)[1]).hexdigest()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def redact(address: str | None) -> str:
+    """'anna@example.org' -> 'a***@example.org' for logs."""
+    if not address or "@" not in address:
+        return "?"
+    local, _, host = address.partition("@")
+    return f"{local[:1]}***@{host}"
+
+
+@dataclass
+class Pipeline:
+    engine: Engine
+    composer: Composer
+    domain: str
+    secret: str
+    policy: AttachmentPolicy
+    on_enqueued: object = None  # callable nudging the outbox worker
+
+    def __post_init__(self) -> None:
+        self.wakeup = asyncio.Event()
+        self.context = ClassifyContext(own_domain=self.domain)
+
+    def nudge(self) -> None:
+        self.wakeup.set()
+
+    async def run(self, poll_seconds: float = 5.0) -> None:
+        while True:
+            done = await self.process_pending()
+            if done:
+                continue
+            self.wakeup.clear()
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def process_pending(self, limit: int = 20) -> int:
+        ids = await asyncio.to_thread(
+            claim, self.engine, InboundMail, limit=limit, lease_seconds=LEASE_SECONDS
+        )
+        for inbound_id in ids:
+            await asyncio.to_thread(self.process, inbound_id)
+        if ids and callable(self.on_enqueued):
+            self.on_enqueued()
+        return len(ids)
+
+    def process(self, inbound_id: int) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                self._process(session, inbound_id)
+        except Exception as error:  # the quarantine: keep the mail, record why, go on
+            log.exception("inbound %s quarantined", inbound_id)
+            with session_scope(self.engine) as session:
+                row = session.get(InboundMail, inbound_id)
+                if row is not None:
+                    row.status = "quarantined"
+                    row.reason = f"internal error: {type(error).__name__}: {error}"[:2000]
+                    row.claimed_until = None
+                    row.attempts += 1
+                    session.add(row)
+
+    def _process(self, session: Session, inbound_id: int) -> None:
+        row = session.get(InboundMail, inbound_id)
+        if row is None or row.status != "pending":
+            return
+        analysis = analyse(row.raw, self.context, self.policy)
+        row.classification = analysis.verdict.kind
+        row.attempts += 1
+        row.claimed_until = None
+        row.processed_at = utcnow()
+        recipients = [resolve(session, r, self.domain, self.secret) for r in row.rcpt_tos]
+        if analysis.verdict.kind == "malformed":
+            self._finish(row, "quarantined", analysis.verdict.reason, recipients)
+            return
+        outcomes = [self._route(session, row, analysis, r) for r in recipients]
+        status = "processed" if "processed" in outcomes else (outcomes[0] if outcomes else "ignored")
+        self._finish(row, status, "; ".join(analysis.reasons) or analysis.verdict.reason, recipients)
+        session.add(row)
+
+    @staticmethod
+    def _finish(row: InboundMail, status: str, reason: str, recipients: list[Recipient]) -> None:
+        row.status = status
+        row.reason = (reason or "")[:2000]
+        case = next((r.case for r in recipients if r.case is not None), None)
+        if case is not None:
+            row.case_id = case.id
+        log.info(
+            "inbound %s %s: %s (case %s)", row.id, status, row.classification,
+            case.ref if case else "-",
+        )
+
+    def _route(
+        self, session: Session, row: InboundMail, analysis: Analysis, recipient: Recipient
+    ) -> str:
+        verdict = analysis.verdict
+        if recipient.kind == "bounce":
+            return self._bounce(session, recipient, analysis)
+        if recipient.kind != "participant" or recipient.case is None:
+            return "ignored"
+        case = lock_case(session, recipient.case.id)
+        participant = session.get(Participant, recipient.participant.id)
+        if verdict.kind == "auto-reply":
+            participant.away_note = (analysis.parsed.subject if analysis.parsed else "")[:300]
+            session.add(participant)
+            audit.record(session, case, "auto-reply", actor=participant.name)
+            return "ignored"
+        if not verdict.relayable:
+            audit.record(session, case, verdict.kind, actor=participant.name, reason=verdict.reason)
+            return "ignored"
+        parsed = analysis.parsed
+        sender = parsed.from_address if parsed else None
+        contribution = Contribution(
+            text=analysis.text,
+            subject=parsed.subject if parsed else "",
+            message_id=parsed.message_id if parsed else None,
+            refs=(parsed.in_reply_to + parsed.references) if parsed else [],
+            dedupe_key=hashlib.sha256(
+                f"{row.message_id or ''}|{body_hash(row.raw)}".encode()
+            ).hexdigest(),
+            inbound_id=row.id,
+            sender_address=sender,
+            sender_matches=bool(sender) and sender == participant.email,
+        )
+        notices = receive(session, case, participant, contribution)
+        if notices is None:
+            audit.record(session, case, "duplicate", actor=participant.name)
+            return "duplicate"
+        self.composer.enqueue(session, notices)
+        return "processed"
+
+    def _bounce(self, session: Session, recipient: Recipient, analysis: Analysis) -> str:
+        copy = session.get(OutgoingMail, recipient.copy_id)
+        if copy is None or copy.participant_id is None:
+            return "ignored"
+        participant = session.get(Participant, copy.participant_id)
+        permanent = any(b.permanent for b in analysis.verdict.bounced)
+        if analysis.verdict.kind == "bounce" and participant is not None:
+            case = lock_case(session, participant.case_id)
+            if permanent:
+                participant.bouncing = True
+                session.add(participant)
+            audit.record(
+                session, case, "bounce", actor=participant.name, permanent=permanent,
+                copy=copy.id,
+            )
+            return "processed"
+        return "ignored"

@@ -1,0 +1,10 @@
+"""Every SMTP reply the gateway gives, named, with its RFC 3463 enhanced status code."""
+
+ACCEPTED = "250 2.0.0 Message accepted for delivery"
+RECIPIENT_OK = "250 2.1.5 Recipient ok"
+UNKNOWN_RECIPIENT = "550 5.1.1 No mediation case has this address; please check it"
+REVOKED_RECIPIENT = "550 5.1.6 This address is no longer in use for this mediation"
+WRONG_DOMAIN = "550 5.7.1 This server does not accept mail for that domain"
+TOO_BIG = "552 5.3.4 Message too big for this mediation service"
+STORE_FAILED = "451 4.3.0 Temporary problem storing the message; please try again later"
+SHUTTING_DOWN = "421 4.3.2 Service shutting down; please try again later"

@@ -1,0 +1,104 @@
+"""Test helpers: a real aiosmtpd sink, a real SMTP client, and reading what was delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import aiosmtplib
+from aiosmtpd.smtp import SMTP
+
+
+@dataclass
+class Delivered:
+    mail_from: str
+    rcpt_to: str
+    raw: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.raw, policy=email.policy.default)
+
+    @property
+    def text(self) -> str:
+        body = self.message.get_body(preferencelist=("plain",))
+        return body.get_content() if body is not None else ""
+
+
+@dataclass
+class Sink:
+    """An SMTP server on loopback that keeps every copy it is given, per recipient.
+
+    ``answers`` maps a recipient address to an SMTP reply to give instead of accepting
+    (e.g. "450 4.2.1 try later"), for retry and permanent-failure tests.
+    """
+
+    delivered: list[Delivered] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    server: asyncio.base_events.Server | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        answer = self.answers.get(address.lower())
+        if answer:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        for rcpt in envelope.rcpt_tos:
+            self.delivered.append(Delivered(envelope.mail_from, rcpt.lower(), envelope.content))
+        return "250 OK"
+
+    async def start(self) -> Sink:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: SMTP(self, decode_data=False, data_size_limit=None),
+            host="127.0.0.1", port=0,
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def to(self, address: str) -> list[Delivered]:
+        return [d for d in self.delivered if d.rcpt_to == address.lower()]
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.delivered) < count and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+
+
+def compose(
+    sender: str, to: str, text: str, *, subject: str = "Re: [case]",
+    message_id: str | None = None, in_reply_to: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = to
+    mail["Subject"] = subject
+    mail["Date"] = email.utils.format_datetime(email.utils.localtime())
+    mail["Message-ID"] = message_id or email.utils.make_msgid(domain="client.example")
+    if in_reply_to:
+        mail["In-Reply-To"] = in_reply_to
+        mail["References"] = in_reply_to
+    for name, value in (headers or {}).items():
+        mail[name] = value
+    mail.set_content(text)
+    return mail.as_bytes(policy=email.policy.SMTP)
+
+
+async def smtp_send(port: int, mail_from: str, rcpt_to: list[str], raw: bytes) -> tuple:
+    """Send over real loopback SMTP; returns aiosmtplib's (errors, response)."""
+    return await aiosmtplib.send(
+        raw, sender=mail_from, recipients=rcpt_to, hostname="127.0.0.1", port=port, timeout=10
+    )

@@ -1,0 +1,108 @@
+"""Reply addresses: ``<case>+<token>@<domain>`` and what a recipient address means.
+
+The token is unguessable (80 bits, lower-case base32 so that MTAs which fold the local part to
+lower case do not break it). One resolver serves the SMTP server at RCPT time and the pipeline
+alike, so both always agree on what an address means.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from email.utils import formataddr
+
+from email_validator import EmailNotValidError, validate_email
+
+from sqlmodel import Session, select
+
+from threads.models import Case, Participant
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+TOKEN_LENGTH = 16
+BOUNCE_LOCAL = "bounces"
+_LOCAL = re.compile(r"^(?P<case>[a-z0-9][a-z0-9-]{0,39})\+(?P<token>[a-z2-7]{16})$")
+_BOUNCE = re.compile(r"^bounces\+(?P<copy>[0-9]+)-(?P<check>[a-z2-7]{8})$")
+
+
+def normalize_address(address: str) -> str:
+    """Validate an addr-spec and return it lower-cased; ValueError says what is wrong.
+
+    Domains without a public suffix and ``.test`` are allowed (internal office domains, test
+    set-ups); deliverability is the relay's business, not ours.
+    """
+    try:
+        valid = validate_email(
+            address.strip(), check_deliverability=False, globally_deliverable=False,
+            test_environment=True,
+        )
+    except EmailNotValidError as error:
+        raise ValueError(f"'{address}' is not a valid e-mail address ({error})") from None
+    return valid.normalized.lower()
+
+
+def new_token() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(TOKEN_LENGTH))
+
+
+def reply_address(case: Case, participant: Participant, domain: str) -> str:
+    return f"{case.ref}+{participant.token}@{domain}"
+
+
+def display_address(name: str, address: str) -> str:
+    return formataddr((name, address))
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What one RCPT TO address means to us."""
+
+    kind: str  # participant | bounce | unknown | revoked | closed
+    case: Case | None = None
+    participant: Participant | None = None
+    copy_id: int | None = None
+    reason: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.kind in ("participant", "bounce", "closed")
+
+
+def bounce_address(copy_id: int, secret: str, domain: str) -> str:
+    """VERP envelope sender that names the outgoing copy (RFC 5321 return path)."""
+    return f"{BOUNCE_LOCAL}+{copy_id}-{_bounce_check(copy_id, secret)}@{domain}"
+
+
+def _bounce_check(copy_id: int, secret: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(f"{secret}:{copy_id}".encode()).digest()
+    return "".join(_ALPHABET[b % 32] for b in digest[:8])
+
+
+def resolve(session: Session, address: str, domain: str, secret: str = "") -> Recipient:
+    local, _, host = address.strip().strip("<>").lower().rpartition("@")
+    if host != domain:
+        return Recipient("unknown", reason=f"we do not accept mail for the domain {host or '?'}")
+    bounce = _BOUNCE.match(local)
+    if bounce:
+        copy_id = int(bounce["copy"])
+        if bounce["check"] == _bounce_check(copy_id, secret):
+            return Recipient("bounce", copy_id=copy_id)
+        return Recipient("unknown", reason="this bounce address is not valid")
+    match = _LOCAL.match(local)
+    if not match:
+        return Recipient("unknown", reason="this address does not belong to a mediation case")
+    participant = session.exec(
+        select(Participant).where(Participant.token == match["token"])
+    ).first()
+    if participant is None:
+        return Recipient("unknown", reason="this address does not belong to a mediation case")
+    case = session.get(Case, participant.case_id)
+    if case is None or case.ref.lower() != match["case"]:
+        return Recipient("unknown", reason="this address does not belong to a mediation case")
+    if not participant.active:
+        return Recipient("revoked", case, participant, reason="this address is no longer in use")
+    if case.status == "closed":
+        return Recipient("closed", case, participant)
+    return Recipient("participant", case, participant)

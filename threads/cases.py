@@ -1,0 +1,165 @@
+"""Opening a case: validating who takes part, handing out references and reply addresses.
+
+Both the command line and (later) opening a case by e-mail go through ``open_case``, so the
+rules (2 to 30 parties, a configured mediator, no address twice) live in one place.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from threads import audit
+from threads.addresses import new_token, normalize_address
+from threads.models import Case, Participant, utcnow
+from threads.notices import Notice
+from threads.settings import CaseSettings, MediatorSettings
+
+
+class CaseError(ValueError):
+    """The request to open or change a case is wrong; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class PartySpec:
+    name: str
+    email: str
+
+
+def parse_party(text: str) -> PartySpec:
+    """Parse ``Name <email>``; raise CaseError naming the problem."""
+    text = text.strip()
+    name, address = parseaddr(text)
+    if not address or "<" not in text:
+        raise CaseError([f"'{text}' is not of the form 'Name <email>'"])
+    if not name.strip():
+        raise CaseError([f"'{text}' has no name before the address"])
+    try:
+        address = normalize_address(address)
+    except ValueError as error:
+        raise CaseError([str(error)]) from None
+    return PartySpec(name=" ".join(name.split()), email=address)
+
+
+def find_mediator(mediators: list[MediatorSettings], email: str) -> MediatorSettings | None:
+    email = email.strip().lower()
+    return next((m for m in mediators if m.email == email), None)
+
+
+def validate_parties(parties: list[PartySpec], mediator_email: str, settings: CaseSettings) -> None:
+    problems = []
+    if len(parties) < settings.min_parties:
+        problems.append(
+            f"a case needs at least {settings.min_parties} parties, {len(parties)} given"
+        )
+    if len(parties) > settings.max_participants:
+        problems.append(
+            f"a case can have at most {settings.max_participants} parties, {len(parties)} given"
+        )
+    seen: set[str] = set()
+    for party in parties:
+        if party.email in seen:
+            problems.append(f"the address {party.email} is given twice")
+        if party.email == mediator_email.lower():
+            problems.append(f"the mediator's own address {party.email} cannot be a party")
+        seen.add(party.email)
+    if problems:
+        raise CaseError(problems)
+
+
+def next_reference(session: Session, style: str) -> str:
+    if style == "random":
+        return secrets.token_hex(3)
+    year = utcnow().year
+    prefix = f"{year}-"
+    refs = session.exec(select(Case.ref).where(col(Case.ref).startswith(prefix))).all()
+    numbers = [int(ref[len(prefix):]) for ref in refs if ref[len(prefix):].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1:03d}"
+
+
+def open_case(
+    session: Session,
+    *,
+    title: str,
+    mediator: MediatorSettings,
+    parties: list[PartySpec],
+    settings: CaseSettings,
+    moderation: str | None = None,
+    language: str | None = None,
+    intake_form: str = "default",
+) -> tuple[Case, list[Notice]]:
+    """Create the case with its participants and return the invitations to send."""
+    title = " ".join(title.split())
+    if not title:
+        raise CaseError(["the case needs a title"])
+    validate_parties(parties, mediator.email, settings)
+    moderation = moderation or settings.default_moderation
+    language = language or mediator.language
+    for attempt in range(20):
+        ref = next_reference(session, settings.reference_style)
+        case = Case(
+            ref=ref, title=title, moderation=moderation, language=language, intake_form=intake_form
+        )
+        try:
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+            break
+        except IntegrityError:
+            if attempt == 19:
+                raise
+    lead = Participant(
+        case_id=case.id, role="mediator", name=mediator.name, email=mediator.email,
+        language=mediator.language, token=new_token(),
+    )
+    session.add(lead)
+    members = [
+        Participant(
+            case_id=case.id, role="party", name=p.name, email=p.email,
+            language=language, token=new_token(),
+        )
+        for p in parties
+    ]
+    session.add_all(members)
+    session.flush()
+    audit.record(
+        session, case, "case-opened", actor=mediator.email,
+        title=title, moderation=moderation, language=language,
+        parties=[p.name for p in members],
+    )
+    notices = [
+        Notice("invitation", case, party, author=lead, automatic=False, context={"mediator": lead})
+        for party in members
+    ]
+    notices.append(
+        Notice("case-opened", case, lead, author=lead, context={"parties": members})
+    )
+    for party in members:
+        audit.record(session, case, "invitation-sent", participant=party.name)
+    return case, notices
+
+
+def mediator_of(session: Session, case: Case) -> Participant:
+    return session.exec(
+        select(Participant).where(Participant.case_id == case.id, Participant.role == "mediator")
+    ).one()
+
+
+def parties_of(session: Session, case: Case, *, active_only: bool = True) -> list[Participant]:
+    query = select(Participant).where(Participant.case_id == case.id, Participant.role == "party")
+    if active_only:
+        query = query.where(Participant.active == True)  # noqa: E712
+    return list(session.exec(query.order_by(col(Participant.id))))
+
+
+def lock_case(session: Session, case_id: int) -> Case:
+    """Take the case's row lock (PostgreSQL) so decisions on one case happen one at a time."""
+    return session.exec(select(Case).where(Case.id == case_id).with_for_update()).one()

@@ -1,0 +1,134 @@
+"""The persistent shape of a mediation: cases, participants, mail in and out, and the record.
+
+Every table a decision touches is here so that one transaction can hold a decision and the
+outgoing copies it causes (DESIGN.md, "One reply, end to end").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON as SAJSON
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Case(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(index=True, unique=True, max_length=40)
+    title: str = Field(max_length=300)
+    moderation: str = Field(default="review", max_length=10)  # review | open
+    language: str = Field(default="nl", max_length=5)
+    status: str = Field(default="open", max_length=20)  # open | closed
+    intake_form: str = Field(default="default", max_length=60)
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    outcome: str | None = Field(default=None, max_length=40)
+    message_seq: int = 0  # last per-case message number handed out
+
+
+class Participant(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("case_id", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    role: str = Field(max_length=10)  # mediator | party
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+    language: str = Field(default="nl", max_length=5)
+    token: str = Field(index=True, unique=True, max_length=40)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    registered_at: datetime | None = None
+    intake_submitted_at: datetime | None = None
+    signed_at: datetime | None = None
+    last_message_at: datetime | None = None
+    thread_root: str | None = Field(default=None, max_length=250)  # Message-ID of their first copy
+    bouncing: bool = False
+    away_note: str | None = Field(default=None, max_length=300)
+
+
+class InboundMail(SQLModel, table=True):
+    """Raw mail exactly as received, stored before the SMTP server answers 250."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    mail_from: str = Field(default="", max_length=500)
+    rcpt_tos: list[str] = Field(default_factory=list, sa_column=Column(SAJSON, nullable=False))
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int = 0
+    sha256: str = Field(max_length=64, index=True)
+    message_id: str | None = Field(default=None, max_length=500)
+    source: str = Field(default="smtp", max_length=10)  # smtp | lmtp | imap | cli
+    status: str = Field(default="pending", max_length=20, index=True)
+    # pending | processed | duplicate | quarantined | ignored
+    classification: str | None = Field(default=None, max_length=30)
+    reason: str | None = Field(default=None, max_length=2000)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    attempts: int = 0
+    claimed_until: datetime | None = None
+    processed_at: datetime | None = None
+
+
+class Message(SQLModel, table=True):
+    """One contribution to a case: what a party or the mediator said, and what became of it."""
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        UniqueConstraint("author_id", "dedupe_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    seq: int
+    author_id: int = Field(foreign_key="participant.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inboundmail.id")
+    dedupe_key: str = Field(max_length=64)
+    channel: str = Field(default="shared", max_length=10)  # shared | private
+    status: str = Field(default="held", max_length=20)
+    # held | released | rejected | delivered (mediator's own) | private
+    hold_reason: str | None = Field(default=None, max_length=500)
+    subject: str = Field(default="", max_length=500)
+    text: str = ""
+    released_text: str | None = None
+    message_id: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+
+
+class OutgoingMail(SQLModel, table=True):
+    """The durable outbox: one row per composed copy, written with the decision that caused it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    participant_id: int | None = Field(default=None, foreign_key="participant.id", index=True)
+    message_ref_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    kind: str = Field(max_length=40)
+    message_id: str = Field(max_length=250, index=True, unique=True)
+    envelope_from: str = Field(max_length=320)
+    rcpt_to: str = Field(max_length=320)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="pending", max_length=20, index=True)  # pending | sent | failed
+    attempts: int = 0
+    claimed_until: datetime | None = None
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of every decision, chained by hash per case."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    kind: str = Field(max_length=40)
+    actor: str = Field(default="system", max_length=200)
+    detail: dict = Field(default_factory=dict, sa_column=Column(SAJSON, nullable=False))
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)

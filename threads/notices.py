@@ -1,0 +1,34 @@
+"""What a decision asks to be sent: one Notice per recipient, composed into mail by mailgate.
+
+``threads`` decides who is told what; it never builds MIME. The caller turns every Notice into
+an outbox row in the same transaction as the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from threads.models import Case, Message, Participant
+
+
+@dataclass
+class Notice:
+    kind: str  # the template name under templates/mail/<lang>/
+    case: Case
+    recipient: Participant | None
+    author: Participant | None = None  # whose words these are (display name of the copy)
+    message: Message | None = None
+    to_address: str | None = None  # only for mail to someone who is not a participant
+    language: str | None = None  # defaults to the recipient's, then the case's
+    answers: str | None = None  # Message-ID of the mail this notice answers
+    context: dict[str, Any] = field(default_factory=dict)
+    automatic: bool = True  # RFC 3834 Auto-Submitted: auto-replied / auto-generated
+
+    @property
+    def lang(self) -> str:
+        if self.language:
+            return self.language
+        if self.recipient is not None:
+            return self.recipient.language
+        return self.case.language

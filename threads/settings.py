@@ -1,0 +1,60 @@
+"""Configuration sections owned by the case domain.
+
+The application (`mediate.config`) assembles these into the one settings object read from
+TOML; they live here so that `threads` can be handed its own typed settings without importing
+the application.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Language = Literal["nl", "en"]
+Moderation = Literal["review", "open"]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ServiceSettings(Section):
+    name: str = "Mediate"
+    domain: str = "mediation.example.org"
+    base_url: str = "http://127.0.0.1:8025"
+    secret_key: str = Field(default="", repr=False)
+    default_language: Language = "nl"
+    open_address: str = ""
+    timezone: str = "Europe/Amsterdam"
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not value or "@" in value or " " in value or "." not in value:
+            raise ValueError("must be a domain name such as mediation.example.org")
+        return value
+
+
+class CaseSettings(Section):
+    max_participants: int = Field(default=30, ge=2, le=200)
+    min_parties: int = Field(default=2, ge=1)
+    default_moderation: Moderation = "review"
+    reference_style: Literal["year-sequence", "random"] = "year-sequence"
+
+
+class MediatorSettings(Section):
+    email: str
+    name: str = Field(min_length=1)
+    language: Language = "nl"
+    hourly_rate: float = Field(default=0.0, ge=0)
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        from threads.addresses import normalize_address
+
+        return normalize_address(value)
