@@ -20,7 +20,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlmodel import Session, col, select
 
-from threads.addresses import bounce_address, reply_address
+from threads.addresses import NO_REPLY_LOCAL, bounce_address, reply_address
 from threads.cases import mediator_of
 from threads.models import OutgoingMail, Participant, utcnow
 from threads.notices import Notice
@@ -79,7 +79,7 @@ class Composer:
             "author": notice.author,
             "message": notice.message,
             "mediator": mediator,
-            "reply_address": own or reply_address(case, mediator, self.domain),
+            "reply_address": own or f"{NO_REPLY_LOCAL}@{self.domain}",
             "service_name": self.service_name,
             "base_url": self.base_url,
             "domain": self.domain,
@@ -92,7 +92,8 @@ class Composer:
         message_id = f"<{uuid.uuid4().hex}@{self.domain}>"
         mail = EmailMessage()
         sender_name = notice.author.name if notice.author else self.service_name
-        from_address = own or reply_address(case, mediator, self.domain)
+        # Outsiders (a wrong sender) get mail from the no-reply address: never a reply token.
+        from_address = own or f"{NO_REPLY_LOCAL}@{self.domain}"
         mail["From"] = formataddr((sender_name, from_address))
         mail["Reply-To"] = from_address
         if recipient is not None:

@@ -70,6 +70,8 @@ class InboundHandler:
             return None
         if recipient.kind == "revoked":
             return replies.REVOKED_RECIPIENT
+        if recipient.kind == "no-reply":
+            return replies.NO_REPLY
         return replies.UNKNOWN_RECIPIENT
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)

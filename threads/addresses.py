@@ -21,6 +21,7 @@ from threads.models import Case, Participant
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 TOKEN_LENGTH = 16
 BOUNCE_LOCAL = "bounces"
+NO_REPLY_LOCAL = "no-reply"
 _LOCAL = re.compile(r"^(?P<case>[a-z0-9][a-z0-9-]{0,39})\+(?P<token>[a-z2-7]{16})$")
 _BOUNCE = re.compile(r"^bounces\+(?P<copy>[0-9]+)-(?P<check>[a-z2-7]{8})$")
 
@@ -57,7 +58,7 @@ def display_address(name: str, address: str) -> str:
 class Recipient:
     """What one RCPT TO address means to us."""
 
-    kind: str  # participant | bounce | unknown | revoked | closed
+    kind: str  # participant | bounce | unknown | revoked | closed | no-reply
     case: Case | None = None
     participant: Participant | None = None
     copy_id: int | None = None
@@ -84,6 +85,8 @@ def resolve(session: Session, address: str, domain: str, secret: str = "") -> Re
     local, _, host = address.strip().strip("<>").lower().rpartition("@")
     if host != domain:
         return Recipient("unknown", reason=f"we do not accept mail for the domain {host or '?'}")
+    if local == NO_REPLY_LOCAL:
+        return Recipient("no-reply", reason="this address does not accept replies")
     bounce = _BOUNCE.match(local)
     if bounce:
         copy_id = int(bounce["copy"])
