@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from threads.addresses import NO_REPLY_LOCAL, bounce_address, reply_address
 from threads.cases import mediator_of
-from threads.models import OutgoingMail, Participant, utcnow
+from threads.models import OutgoingMail, Participant
 from threads.notices import Notice
 
 _PREFIX = re.compile(r"^\s*((re|aw|antw|fw|fwd|wg|doorst|sv|vs|tr)\s*(\[\d+\])?\s*:\s*)+", re.I)

@@ -112,8 +112,9 @@ class Pipeline:
             self._finish(row, "quarantined", analysis.verdict.reason, recipients)
             return
         outcomes = [self._route(session, row, analysis, r) for r in recipients]
-        status = "processed" if "processed" in outcomes else (outcomes[0] if outcomes else "ignored")
-        self._finish(row, status, "; ".join(analysis.reasons) or analysis.verdict.reason, recipients)
+        status = "processed" if "processed" in outcomes else (outcomes or ["ignored"])[0]
+        reason = "; ".join(analysis.reasons) or analysis.verdict.reason
+        self._finish(row, status, reason, recipients)
         session.add(row)
 
     @staticmethod

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from email.utils import formataddr
 
 from email_validator import EmailNotValidError, validate_email
-
 from sqlmodel import Session, select
 
 from threads.models import Case, Participant

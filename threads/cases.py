@@ -6,9 +6,9 @@ rules (2 to 30 parties, a configured mediator, no address twice) live in one pla
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
-from email.utils import parseaddr
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -34,19 +34,23 @@ class PartySpec:
     email: str
 
 
+_PARTY = re.compile(r"^(?P<name>[^<>]*?)\s*<(?P<address>[^<>]*)>$")
+
+
 def parse_party(text: str) -> PartySpec:
     """Parse ``Name <email>``; raise CaseError naming the problem."""
-    text = text.strip()
-    name, address = parseaddr(text)
-    if not address or "<" not in text:
+    text = " ".join(text.split())
+    match = _PARTY.match(text)
+    if match is None:
         raise CaseError([f"'{text}' is not of the form 'Name <email>'"])
-    if not name.strip():
+    name = match["name"].strip().strip('"').strip()
+    if not name:
         raise CaseError([f"'{text}' has no name before the address"])
     try:
-        address = normalize_address(address)
+        address = normalize_address(match["address"])
     except ValueError as error:
         raise CaseError([str(error)]) from None
-    return PartySpec(name=" ".join(name.split()), email=address)
+    return PartySpec(name=name, email=address)
 
 
 def find_mediator(mediators: list[MediatorSettings], email: str) -> MediatorSettings | None:

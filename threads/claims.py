@@ -21,7 +21,12 @@ Row = TypeVar("Row", bound=SQLModel)
 
 
 def claim(
-    engine: Engine, model: type[Row], *, limit: int, lease_seconds: float, due_column: str | None = None
+    engine: Engine,
+    model: type[Row],
+    *,
+    limit: int,
+    lease_seconds: float,
+    due_column: str | None = None,
 ) -> list[int]:
     """Claim up to ``limit`` pending rows of ``model`` and return their ids."""
     now = utcnow()

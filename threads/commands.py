@@ -69,7 +69,9 @@ def parse(text: str) -> Parsed:
 Handler = Callable[[Session, Case, Participant, Command, list[str], list[str]], list[Notice]]
 
 
-def execute(session: Session, case: Case, mediator: Participant, parsed: Parsed, contribution) -> list[Notice]:  # noqa: ANN001,E501
+def execute(
+    session: Session, case: Case, mediator: Participant, parsed: Parsed, contribution  # noqa: ANN001
+) -> list[Notice]:
     """Check every command first, then carry them all out, then answer the mediator once."""
     errors = list(parsed.errors)
     plans: list[Callable[[], list[Notice]]] = []
@@ -104,7 +106,7 @@ def execute(session: Session, case: Case, mediator: Participant, parsed: Parsed,
 def _target(
     session: Session, case: Case, command: Command, refs: list[str], errors: list[str]
 ) -> Message | None:
-    """The held message a command is about: its number, the review copy answered, or the only one."""
+    """The held message meant: by number, by the review copy answered, or the only one."""
     number = command.args.split(maxsplit=1)[0] if command.args else ""
     if number.isdigit():
         message = session.exec(
@@ -199,7 +201,8 @@ def reject(session, case, mediator, command, contribution, errors):  # noqa: ANN
 
 def status(session, case, mediator, command, contribution, errors):  # noqa: ANN001,ANN201
     def run() -> tuple[list[Notice], list[str]]:
-        return [Notice("status", case, mediator, author=mediator, context=overview(session, case))], []
+        context = overview(session, case)
+        return [Notice("status", case, mediator, author=mediator, context=context)], []
 
     return run
 
