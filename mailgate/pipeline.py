@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -23,9 +23,14 @@ from threads import audit
 from threads.addresses import Recipient, resolve
 from threads.cases import lock_case
 from threads.claims import claim
-from threads.db import session_scope
-from threads.models import InboundMail, OutgoingMail, Participant, utcnow
-from threads.relay import Contribution, receive
+from threads.db import read_scope, session_scope
+from mailgate.parse import ParsedMail
+from threads.models import Case, InboundMail, OutgoingMail, Participant, utcnow
+from threads.notices import Notice
+from threads.opening import open_by_mail
+from threads.relay import Contribution, receive, sent_recently
+from threads.routing import route
+from threads.settings import CaseSettings, MediatorSettings
 
 log = logging.getLogger("mediate.pipeline")
 LEASE_SECONDS = 120
@@ -54,6 +59,11 @@ class Pipeline:
     secret: str
     policy: AttachmentPolicy
     on_enqueued: object = None  # callable nudging the outbox worker
+    mediators: list[MediatorSettings] = field(default_factory=list)
+    case_settings: CaseSettings = field(default_factory=CaseSettings)
+    platform_fee: float = 0.0
+    open_local: str = "open"
+    default_language: str = "nl"
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
@@ -79,14 +89,17 @@ class Pipeline:
         )
         for inbound_id in ids:
             await asyncio.to_thread(self.process, inbound_id)
-        if ids and callable(self.on_enqueued):
-            self.on_enqueued()
+            if callable(self.on_enqueued):  # copies go out while the next mail is decided
+                self.on_enqueued()
         return len(ids)
 
     def process(self, inbound_id: int) -> None:
         try:
+            # Parsing is the slow part: do it before the write transaction, not holding the
+            # lock that the SMTP server needs to store the next mail.
+            analysis = self._analyse(inbound_id)
             with session_scope(self.engine) as session:
-                self._process(session, inbound_id)
+                self._process(session, inbound_id, analysis)
         except Exception as error:  # the quarantine: keep the mail, record why, go on
             log.exception("inbound %s quarantined", inbound_id)
             with session_scope(self.engine) as session:
@@ -98,16 +111,25 @@ class Pipeline:
                     row.attempts += 1
                     session.add(row)
 
-    def _process(self, session: Session, inbound_id: int) -> None:
+    def _analyse(self, inbound_id: int) -> Analysis | None:
+        with read_scope(self.engine) as session:
+            row = session.get(InboundMail, inbound_id)
+            raw = row.raw if row is not None and row.status == "pending" else None
+        return analyse(raw, self.context, self.policy) if raw is not None else None
+
+    def _process(
+        self, session: Session, inbound_id: int, analysis: Analysis | None = None
+    ) -> None:
         row = session.get(InboundMail, inbound_id)
         if row is None or row.status != "pending":
             return
-        analysis = analyse(row.raw, self.context, self.policy)
+        analysis = analysis or analyse(row.raw, self.context, self.policy)
         row.classification = analysis.verdict.kind
         row.attempts += 1
         row.claimed_until = None
         row.processed_at = utcnow()
-        recipients = [resolve(session, r, self.domain, self.secret) for r in row.rcpt_tos]
+        recipients = [resolve(session, r, self.domain, self.secret, self.open_local)
+                      for r in row.rcpt_tos]
         if analysis.verdict.kind == "malformed":
             self._finish(row, "quarantined", analysis.verdict.reason, recipients)
             return
@@ -133,40 +155,79 @@ class Pipeline:
         self, session: Session, row: InboundMail, analysis: Analysis, recipient: Recipient
     ) -> str:
         verdict = analysis.verdict
+        parsed = analysis.parsed
         if recipient.kind == "bounce":
             return self._bounce(session, recipient, analysis)
-        if recipient.kind != "participant" or recipient.case is None:
+        if recipient.kind == "open":
+            return self._open_case(session, analysis) if verdict.relayable else "ignored"
+        if recipient.case is None or parsed is None:
             return "ignored"
         case = lock_case(session, recipient.case.id)
-        participant = session.get(Participant, recipient.participant.id)
+        found = route(session, recipient, parsed.from_address,
+                      parsed.in_reply_to + parsed.references)
+        author = found.author
         if verdict.kind == "auto-reply":
-            participant.away_note = (analysis.parsed.subject if analysis.parsed else "")[:300]
-            session.add(participant)
-            audit.record(session, case, "auto-reply", actor=participant.name)
+            if author is not None and found.sender_matches:
+                author.away_note = (parsed.subject or "auto-reply")[:300]
+                session.add(author)
+                audit.record(session, case, "auto-reply", actor=author.name)
             return "ignored"
         if not verdict.relayable:
-            audit.record(session, case, verdict.kind, actor=participant.name, reason=verdict.reason)
+            audit.record(session, case, verdict.kind,
+                         actor=author.name if author else "unknown", reason=verdict.reason)
             return "ignored"
-        parsed = analysis.parsed
-        sender = parsed.from_address if parsed else None
+        if author is None:
+            return self._stranger(session, case, parsed)
         contribution = Contribution(
             text=analysis.text,
-            subject=parsed.subject if parsed else "",
-            message_id=parsed.message_id if parsed else None,
-            refs=(parsed.in_reply_to + parsed.references) if parsed else [],
+            subject=parsed.subject,
+            message_id=parsed.message_id,
+            refs=parsed.in_reply_to + parsed.references,
             dedupe_key=hashlib.sha256(
                 f"{row.message_id or ''}|{body_hash(row.raw)}".encode()
             ).hexdigest(),
             inbound_id=row.id,
-            sender_address=sender,
-            sender_matches=bool(sender) and sender == participant.email,
+            sender_address=parsed.from_address,
+            sender_matches=found.sender_matches,
+            hold_reason=found.hold_reason,
+            channel=found.channel,
+            counterpart=found.counterpart,
+            max_participants=self.case_settings.max_participants,
         )
-        notices = receive(session, case, participant, contribution)
+        notices = receive(session, case, author, contribution)
         if notices is None:
-            audit.record(session, case, "duplicate", actor=participant.name)
+            audit.record(session, case, "duplicate", actor=author.name)
             return "duplicate"
         self.composer.enqueue(session, notices)
         return "processed"
+
+    def _stranger(self, session: Session, case: Case, parsed: ParsedMail) -> str:
+        """Mail to a case address from nobody of the case: explain, at most once a day."""
+        audit.record(session, case, "unknown-sender", actor="unknown")
+        if parsed.from_address and not sent_recently(
+            session, "unknown-sender", parsed.from_address, hours=24
+        ):
+            self.composer.enqueue(session, [Notice(
+                "unknown-sender", case, None, to_address=parsed.from_address,
+                language=case.language, answers=parsed.message_id,
+            )])
+        return "ignored"
+
+    def _open_case(self, session: Session, analysis: Analysis) -> str:
+        parsed = analysis.parsed
+        assert parsed is not None
+        case, notices = open_by_mail(
+            session, sender=parsed.from_address, subject=parsed.subject, text=analysis.text,
+            mediators=self.mediators, settings=self.case_settings,
+            platform_fee=self.platform_fee, answers=parsed.message_id,
+            default_language=self.default_language,
+        )
+        if case is None and parsed.from_address and sent_recently(
+            session, "open-refused", parsed.from_address, hours=1
+        ):
+            return "ignored"
+        self.composer.enqueue(session, notices)
+        return "processed" if case is not None else "ignored"
 
     def _bounce(self, session: Session, recipient: Recipient, analysis: Analysis) -> str:
         copy = session.get(OutgoingMail, recipient.copy_id)

@@ -38,6 +38,17 @@ def make_composer(settings: Settings) -> Composer:
     )
 
 
+def platform_fee(settings: Settings) -> float:
+    fees = getattr(settings, "fees", None)
+    return float(getattr(fees, "platform_fee", 0.0) or 0.0)
+
+
+def open_local(settings: Settings) -> str:
+    """The local part of the address mediators write to when opening a case by mail."""
+    address = settings.service.open_address or f"open@{settings.service.domain}"
+    return address.split("@", 1)[0].lower()
+
+
 def prepare_database(settings: Settings, *, auto_upgrade: bool | None = None) -> Engine:
     """Open the database; SQLite is upgraded in place, PostgreSQL must be upgraded by hand."""
     engine = db.make_engine(settings.database_url)
@@ -69,7 +80,9 @@ class Service:
         self.outbox = OutboxWorker(self.engine, self.transport, s.outbound)
         self.pipeline = Pipeline(
             self.engine, self.composer, s.service.domain, s.service.secret_key,
-            AttachmentPolicy(), on_enqueued=self.outbox.nudge,
+            AttachmentPolicy(), on_enqueued=self.outbox.nudge, mediators=s.mediators,
+            case_settings=s.cases, platform_fee=platform_fee(s),
+            open_local=open_local(s), default_language=s.service.default_language,
         )
         self.handler = InboundHandler(
             self.engine, s.service.domain, s.service.secret_key, self.pipeline.nudge,
@@ -123,11 +136,13 @@ class Service:
         raise TimeoutError("work still pending after settle()")
 
     def _pending(self) -> int:
-        now = utcnow()
         with Session(self.engine) as session:
             inbound = session.exec(
                 select(func.count()).select_from(InboundMail).where(InboundMail.status == "pending")
             ).one()
+            # The clock is read inside the transaction: copies committed while we waited for
+            # the database must count as due.
+            now = utcnow()
             outbound = session.exec(
                 select(func.count()).select_from(OutgoingMail).where(
                     OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= now

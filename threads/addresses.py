@@ -21,7 +21,7 @@ _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 TOKEN_LENGTH = 16
 BOUNCE_LOCAL = "bounces"
 NO_REPLY_LOCAL = "no-reply"
-_LOCAL = re.compile(r"^(?P<case>[a-z0-9][a-z0-9-]{0,39})\+(?P<token>[a-z2-7]{16})$")
+_LOCAL = re.compile(r"^(?P<case>[a-z0-9][a-z0-9-]{0,39})(?:\+(?P<token>[a-z2-7]{16}))?$")
 _BOUNCE = re.compile(r"^bounces\+(?P<copy>[0-9]+)-(?P<check>[a-z2-7]{8})$")
 
 
@@ -49,6 +49,11 @@ def reply_address(case: Case, participant: Participant, domain: str) -> str:
     return f"{case.ref}+{participant.token}@{domain}"
 
 
+def private_address(case: Case, party: Participant, domain: str) -> str:
+    """The party's private line to the mediator (used from both sides)."""
+    return f"{case.ref}+{party.private_token}@{domain}"
+
+
 def display_address(name: str, address: str) -> str:
     return formataddr((name, address))
 
@@ -57,15 +62,16 @@ def display_address(name: str, address: str) -> str:
 class Recipient:
     """What one RCPT TO address means to us."""
 
-    kind: str  # participant | bounce | unknown | revoked | closed | no-reply
+    kind: str  # participant | case | open | bounce | unknown | revoked | no-reply
     case: Case | None = None
-    participant: Participant | None = None
+    participant: Participant | None = None  # for a private line: the party whose line it is
     copy_id: int | None = None
     reason: str = ""
+    channel: str = "shared"  # shared | private
 
     @property
     def accepted(self) -> bool:
-        return self.kind in ("participant", "bounce", "closed")
+        return self.kind in ("participant", "case", "open", "bounce")
 
 
 def bounce_address(copy_id: int, secret: str, domain: str) -> str:
@@ -80,10 +86,14 @@ def _bounce_check(copy_id: int, secret: str) -> str:
     return "".join(_ALPHABET[b % 32] for b in digest[:8])
 
 
-def resolve(session: Session, address: str, domain: str, secret: str = "") -> Recipient:
+def resolve(
+    session: Session, address: str, domain: str, secret: str = "", open_local: str = "open"
+) -> Recipient:
     local, _, host = address.strip().strip("<>").lower().rpartition("@")
     if host != domain:
         return Recipient("unknown", reason=f"we do not accept mail for the domain {host or '?'}")
+    if local == open_local:
+        return Recipient("open")
     if local == NO_REPLY_LOCAL:
         return Recipient("no-reply", reason="this address does not accept replies")
     bounce = _BOUNCE.match(local)
@@ -95,9 +105,20 @@ def resolve(session: Session, address: str, domain: str, secret: str = "") -> Re
     match = _LOCAL.match(local)
     if not match:
         return Recipient("unknown", reason="this address does not belong to a mediation case")
-    participant = session.exec(
-        select(Participant).where(Participant.token == match["token"])
-    ).first()
+    if match["token"] is None:
+        # Some servers strip the +token; the pipeline routes such mail by its References.
+        case = session.exec(select(Case).where(Case.ref == match["case"])).first()
+        if case is None:
+            return Recipient("unknown", reason="this address does not belong to a mediation case")
+        return Recipient("case", case)
+    token = match["token"]
+    channel = "shared"
+    participant = session.exec(select(Participant).where(Participant.token == token)).first()
+    if participant is None:
+        channel = "private"
+        participant = session.exec(
+            select(Participant).where(Participant.private_token == token)
+        ).first()
     if participant is None:
         return Recipient("unknown", reason="this address does not belong to a mediation case")
     case = session.get(Case, participant.case_id)
@@ -105,6 +126,4 @@ def resolve(session: Session, address: str, domain: str, secret: str = "") -> Re
         return Recipient("unknown", reason="this address does not belong to a mediation case")
     if not participant.active:
         return Recipient("revoked", case, participant, reason="this address is no longer in use")
-    if case.status == "closed":
-        return Recipient("closed", case, participant)
-    return Recipient("participant", case, participant)
+    return Recipient("participant", case, participant, channel=channel)

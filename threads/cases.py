@@ -99,6 +99,7 @@ def open_case(
     moderation: str | None = None,
     language: str | None = None,
     intake_form: str = "default",
+    platform_fee: float = 0.0,
 ) -> tuple[Case, list[Notice]]:
     """Create the case with its participants and return the invitations to send."""
     title = " ".join(title.split())
@@ -110,7 +111,8 @@ def open_case(
     for attempt in range(20):
         ref = next_reference(session, settings.reference_style)
         case = Case(
-            ref=ref, title=title, moderation=moderation, language=language, intake_form=intake_form
+            ref=ref, title=title, moderation=moderation, language=language,
+            intake_form=intake_form, hourly_rate=mediator.hourly_rate, platform_fee=platform_fee,
         )
         try:
             with session.begin_nested():
@@ -128,7 +130,7 @@ def open_case(
     members = [
         Participant(
             case_id=case.id, role="party", name=p.name, email=p.email,
-            language=language, token=new_token(),
+            language=language, token=new_token(), private_token=new_token(),
         )
         for p in parties
     ]

@@ -1,8 +1,9 @@
 """Mediator commands: ``#``-lines at the top of a mediator's mail.
 
-Each command is a small function registered in ``COMMANDS`` (with Dutch aliases). Parsing never
-raises: a line that is not understood becomes an error the mediator is told about, and when any
-line is wrong nothing at all is carried out, so nothing half-happens.
+Parsing never raises: a line that is not understood becomes an error the mediator is told
+about. Every command is first checked, and only when all of them are valid are they carried
+out, so nothing half-happens. Results and errors are phrases (a key and its values) that the
+mail templates word in the mediator's language.
 """
 
 from __future__ import annotations
@@ -10,14 +11,39 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from threads import audit
-from threads.models import Case, Message, OutgoingMail, Participant, utcnow
+from threads.models import Case, Message, OutgoingMail, Participant
 from threads.notices import Notice
 
-_LINE = re.compile(r"^#(?P<name>[a-z][a-z-]*)\b\s*(?P<args>.*)$", re.IGNORECASE)
+_LINE = re.compile(r"^#(?P<name>[a-z][a-z-]*)\b[:]?\s*(?P<args>.*)$", re.IGNORECASE)
+
+ALIASES = {
+    "approve": "approve", "goedkeuren": "approve", "release": "approve", "vrijgeven": "approve",
+    "doorsturen": "approve", "akkoord": "approve",
+    "reject": "reject", "afwijzen": "reject", "terug": "reject",
+    "private": "private", "prive": "private", "privé": "private", "vertrouwelijk": "private",
+    "status": "status", "stand": "status",
+    "add": "add", "toevoegen": "add",
+    "remove": "remove", "verwijderen": "remove",
+    "moderation": "moderation", "moderatie": "moderation",
+    "remind": "remind", "herinner": "remind", "herinnering": "remind",
+    "time": "time", "tijd": "time", "uren": "time",
+    "costs": "costs", "kosten": "costs",
+    "close": "close", "sluiten": "close", "afsluiten": "close",
+    "reopen": "reopen", "heropenen": "reopen",
+    "alias": "alias",
+    "help": "help", "hulp": "help",
+}
+# Commands whose text below the command lines is theirs (an edited release, a private note).
+TAKES_TEXT = {"approve", "private"}
+
+
+def phrase(key: str, **values: Any) -> dict[str, Any]:
+    return {"key": key, **values}
 
 
 @dataclass
@@ -30,17 +56,24 @@ class Command:
 @dataclass
 class Parsed:
     commands: list[Command] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
     rest: str = ""  # the text after the command lines
 
 
-ALIASES = {
-    "approve": "approve", "goedkeuren": "approve", "release": "approve", "vrijgeven": "approve",
-    "reject": "reject", "afwijzen": "reject",
-    "status": "status",
-    "moderation": "moderation", "moderatie": "moderation",
-    "help": "help", "hulp": "help",
-}
+@dataclass
+class Context:
+    """What a command handler needs besides the session, case and mediator."""
+
+    refs: list[str]
+    rest: str
+    answers: str | None
+    private_with: Participant | None = None  # set when the mail came in on a private line
+    max_participants: int = 30
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+Plan = Callable[[], tuple[list[Notice], list[dict[str, Any]]]]
+Handler = Callable[[Session, Case, Participant, Command, Context], Plan | None]
 
 
 def parse(text: str) -> Parsed:
@@ -58,7 +91,7 @@ def parse(text: str) -> Parsed:
         match = _LINE.match(line)
         name = ALIASES.get(match["name"].lower()) if match else None
         if match is None or name is None:
-            parsed.errors.append(f"'{line}' is not a command I know; send #help for the list")
+            parsed.errors.append(phrase("unknown-command", line=line))
         else:
             parsed.commands.append(Command(name, match["args"].strip(), line))
         index += 1
@@ -66,62 +99,62 @@ def parse(text: str) -> Parsed:
     return parsed
 
 
-Handler = Callable[[Session, Case, Participant, Command, list[str], list[str]], list[Notice]]
-
-
 def execute(
-    session: Session, case: Case, mediator: Participant, parsed: Parsed, contribution  # noqa: ANN001
+    session: Session, case: Case, mediator: Participant, parsed: Parsed, ctx: Context
 ) -> list[Notice]:
     """Check every command first, then carry them all out, then answer the mediator once."""
-    errors = list(parsed.errors)
-    plans: list[Callable[[], list[Notice]]] = []
-    lines: list[str] = []
-    if not errors:
+    from threads.actions import HANDLERS
+
+    ctx.errors.extend(parsed.errors)
+    plans: list[Plan] = []
+    if not ctx.errors:
         for command in parsed.commands:
-            handler = COMMANDS[command.name]
-            plan = handler(session, case, mediator, command, contribution, errors)
+            plan = HANDLERS[command.name](session, case, mediator, command, ctx)
             if plan is not None:
                 plans.append(plan)
     notices: list[Notice] = []
-    if not errors:
+    lines: list[dict[str, Any]] = []
+    if not ctx.errors:
         for plan in plans:
             produced, said = plan()
             notices += produced
             lines += said
+        uses_text = any(c.name in TAKES_TEXT for c in parsed.commands)
+        if parsed.rest and not uses_text:
+            lines.append(phrase("text-not-sent"))
     for command in parsed.commands:
         audit.record(
             session, case, "command", actor=mediator.name, command=command.line[:200],
-            accepted=not errors,
+            accepted=not ctx.errors,
         )
-    if errors or lines or not notices:
+    if ctx.errors or lines or not notices:
         notices.append(
             Notice(
-                "command-reply", case, mediator, author=mediator,
-                answers=contribution.message_id, context={"lines": lines, "errors": errors},
+                "command-reply", case, mediator, author=mediator, answers=ctx.answers,
+                context={"lines": lines, "errors": ctx.errors},
             )
         )
     return notices
 
 
-def _target(
-    session: Session, case: Case, command: Command, refs: list[str], errors: list[str]
+def target_message(
+    session: Session, case: Case, command: Command, ctx: Context
 ) -> Message | None:
-    """The held message meant: by number, by the review copy answered, or the only one."""
+    """The message meant: by number, by the review copy answered, or the only one held."""
     number = command.args.split(maxsplit=1)[0] if command.args else ""
     if number.isdigit():
         message = session.exec(
             select(Message).where(Message.case_id == case.id, Message.seq == int(number))
         ).first()
         if message is None:
-            errors.append(f"{command.line}: there is no message {number} in this case")
+            ctx.errors.append(phrase("no-such-message", line=command.line, seq=int(number)))
         return message
-    if refs:
+    if ctx.refs:
         answered = session.exec(
             select(OutgoingMail.message_ref_id).where(
-                col(OutgoingMail.message_id).in_(refs),
+                col(OutgoingMail.message_id).in_(ctx.refs),
                 OutgoingMail.case_id == case.id,
                 col(OutgoingMail.message_ref_id).is_not(None),
-                col(OutgoingMail.kind).startswith("review"),
             ).order_by(col(OutgoingMail.id).desc())
         ).first()
         if answered is not None:
@@ -132,125 +165,37 @@ def _target(
     if len(held) == 1:
         return held[0]
     if not held:
-        errors.append(f"{command.line}: no message is waiting for review")
+        ctx.errors.append(phrase("nothing-held", line=command.line))
     else:
-        numbers = ", ".join(str(m.seq) for m in held)
-        errors.append(
-            f"{command.line}: several messages are waiting ({numbers}); "
-            f"reply to the review mail of the one you mean, or add its number"
+        ctx.errors.append(
+            phrase("which-message", line=command.line, numbers=[m.seq for m in held])
         )
     return None
 
 
-def _strip_number(args: str) -> str:
-    first, _, rest = args.partition(" ")
-    return rest.strip() if first.isdigit() else args
-
-
-def approve(session, case, mediator, command, contribution, errors):  # noqa: ANN001,ANN201
-    from threads.relay import relay_to_parties
-
-    message = _target(session, case, command, contribution.refs, errors)
-    if message is None:
+def find_party(
+    session: Session, case: Case, name: str, ctx: Context, line: str, active_only: bool = True
+) -> Participant | None:
+    """A party by full name, first name or unique beginning, case-insensitive."""
+    wanted = " ".join(name.split()).casefold()
+    if not wanted:
+        ctx.errors.append(phrase("name-missing", line=line))
         return None
-    if message.status != "held":
-        errors.append(f"{command.line}: message {message.seq} was already {message.status}")
-        return None
-
-    def run() -> tuple[list[Notice], list[str]]:
-        author = session.get(Participant, message.author_id)
-        message.status = "released"
-        message.released_text = message.text
-        message.decided_at = utcnow()
-        session.add(message)
-        audit.record(session, case, "released", actor=mediator.name, message=message.seq)
-        notices = relay_to_parties(session, case, message, author, exclude=author)
-        notices.append(Notice("released", case, author, author=mediator, message=message))
-        return notices, [f"Message {message.seq} from {author.name} was passed on."]
-
-    return run
-
-
-def reject(session, case, mediator, command, contribution, errors):  # noqa: ANN001,ANN201
-    message = _target(session, case, command, contribution.refs, errors)
-    reason = _strip_number(command.args)
-    if message is None:
-        return None
-    if message.status != "held":
-        errors.append(f"{command.line}: message {message.seq} was already {message.status}")
-        return None
-    if not reason:
-        errors.append(f"{command.line}: please add a reason, e.g. '#reject please keep it factual'")
-        return None
-
-    def run() -> tuple[list[Notice], list[str]]:
-        author = session.get(Participant, message.author_id)
-        message.status = "rejected"
-        message.decided_at = utcnow()
-        session.add(message)
-        audit.record(
-            session, case, "rejected", actor=mediator.name, message=message.seq, reason=reason
-        )
-        notice = Notice(
-            "rejected", case, author, author=mediator, message=message, context={"reason": reason}
-        )
-        return [notice], [f"Message {message.seq} from {author.name} was returned to them."]
-
-    return run
-
-
-def status(session, case, mediator, command, contribution, errors):  # noqa: ANN001,ANN201
-    def run() -> tuple[list[Notice], list[str]]:
-        context = overview(session, case)
-        return [Notice("status", case, mediator, author=mediator, context=context)], []
-
-    return run
-
-
-def moderation(session, case, mediator, command, contribution, errors):  # noqa: ANN001,ANN201
-    mode = command.args.lower().strip()
-    mode = {"open": "open", "review": "review", "controle": "review"}.get(mode, "")
-    if not mode:
-        errors.append(f"{command.line}: say '#moderation open' or '#moderation review'")
-        return None
-
-    def run() -> tuple[list[Notice], list[str]]:
-        case.moderation = mode
-        session.add(case)
-        audit.record(session, case, "moderation", actor=mediator.name, mode=mode)
-        return [], [f"Moderation is now '{mode}'."]
-
-    return run
-
-
-def help_(session, case, mediator, command, contribution, errors):  # noqa: ANN001,ANN201
-    def run() -> tuple[list[Notice], list[str]]:
-        return [Notice("help", case, mediator, author=mediator)], []
-
-    return run
-
-
-def overview(session: Session, case: Case) -> dict:
-    """What #status shows: every participant's state and the messages waiting for review."""
-    people = session.exec(
-        select(Participant).where(Participant.case_id == case.id).order_by(col(Participant.id))
-    ).all()
-    held = session.exec(
-        select(Message).where(Message.case_id == case.id, Message.status == "held")
-        .order_by(col(Message.seq))
-    ).all()
-    names = {p.id: p.name for p in people}
-    return {
-        "people": [p for p in people if p.role == "party"],
-        "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"), "reason": m.hold_reason}
-                 for m in held],
-    }
-
-
-COMMANDS = {
-    "approve": approve,
-    "reject": reject,
-    "status": status,
-    "moderation": moderation,
-    "help": help_,
-}
+    query = select(Participant).where(Participant.case_id == case.id, Participant.role == "party")
+    if active_only:
+        query = query.where(Participant.active == True)  # noqa: E712
+    people = session.exec(query).all()
+    for rule in (
+        lambda p: p.name.casefold() == wanted,
+        lambda p: p.name.casefold().split()[0] == wanted,
+        lambda p: p.name.casefold().startswith(wanted),
+    ):
+        found = [p for p in people if rule(p)]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            ctx.errors.append(phrase("name-ambiguous", line=line, name=name,
+                                     names=[p.name for p in found]))
+            return None
+    ctx.errors.append(phrase("name-unknown", line=line, name=name))
+    return None

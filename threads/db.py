@@ -19,6 +19,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_READ_ONLY = "mediate_read_only"
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -45,8 +46,12 @@ def make_engine(url: str) -> Engine:
         def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
             # Take the write lock up front: a deferred transaction that reads and then writes
             # fails at once with 'database is locked' when another writer got in between,
-            # instead of waiting for the busy timeout.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # instead of waiting for the busy timeout. Read-only work (read_scope) begins
+            # deferred: under WAL it reads a snapshot and never waits for the writer.
+            if connection.get_execution_options().get(_READ_ONLY):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -73,6 +78,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        session.close()
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A session for reads only (e.g. the RCPT check): on SQLite it never takes the write lock."""
+    session = Session(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
         session.close()
 
 

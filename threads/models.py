@@ -28,7 +28,10 @@ class Case(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
     outcome: str | None = Field(default=None, max_length=40)
+    close_note: str | None = Field(default=None, max_length=1000)
     message_seq: int = 0  # last per-case message number handed out
+    hourly_rate: float = 0.0  # fixed when the case opens, as in the mediation agreement
+    platform_fee: float = 0.0
 
 
 class Participant(SQLModel, table=True):
@@ -41,13 +44,15 @@ class Participant(SQLModel, table=True):
     email: str = Field(max_length=320)
     language: str = Field(default="nl", max_length=5)
     token: str = Field(index=True, unique=True, max_length=40)
+    # A party's private line to the mediator: mail from the mediator to this address reaches
+    # only this party, and the party's private messages reach the mediator from it.
+    private_token: str | None = Field(default=None, index=True, unique=True, max_length=40)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     registered_at: datetime | None = None
     intake_submitted_at: datetime | None = None
     signed_at: datetime | None = None
     last_message_at: datetime | None = None
-    thread_root: str | None = Field(default=None, max_length=250)  # Message-ID of their first copy
     bouncing: bool = False
     away_note: str | None = Field(default=None, max_length=300)
 
@@ -89,6 +94,8 @@ class Message(SQLModel, table=True):
     inbound_id: int | None = Field(default=None, foreign_key="inboundmail.id")
     dedupe_key: str = Field(max_length=64)
     channel: str = Field(default="shared", max_length=10)  # shared | private
+    # for a private message: the party the mediator is talking with
+    counterpart_id: int | None = Field(default=None, foreign_key="participant.id")
     status: str = Field(default="held", max_length=20)
     # held | released | rejected | delivered (mediator's own) | private
     hold_reason: str | None = Field(default=None, max_length=500)
@@ -108,6 +115,7 @@ class OutgoingMail(SQLModel, table=True):
     participant_id: int | None = Field(default=None, foreign_key="participant.id", index=True)
     message_ref_id: int | None = Field(default=None, foreign_key="message.id", index=True)
     kind: str = Field(max_length=40)
+    channel: str = Field(default="shared", max_length=60)  # "shared" or "private:<party id>"
     message_id: str = Field(max_length=250, index=True, unique=True)
     envelope_from: str = Field(max_length=320)
     rcpt_to: str = Field(max_length=320)
@@ -132,3 +140,35 @@ class AuditEvent(SQLModel, table=True):
     detail: dict = Field(default_factory=dict, sa_column=Column(SAJSON, nullable=False))
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(default="", max_length=64)
+
+
+class ParticipantAlias(SQLModel, table=True):
+    """A further address the mediator accepted for a participant (``#alias``)."""
+
+    __table_args__ = (UniqueConstraint("participant_id", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    email: str = Field(max_length=320)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TimeEntry(SQLModel, table=True):
+    """Time the mediator logged on a case (``#time 1h30 note``), for the cost overview."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    minutes: int
+    note: str = Field(default="", max_length=500)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class ThreadRoot(SQLModel, table=True):
+    """The first copy a participant received on one channel: what their later copies hang off."""
+
+    __table_args__ = (UniqueConstraint("participant_id", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    channel: str = Field(max_length=60)  # "shared", or "private:<party id>"
+    message_id: str = Field(max_length=250)

@@ -15,7 +15,7 @@ from threads.models import Case, Message, Participant
 @dataclass
 class Notice:
     kind: str  # the template name under templates/mail/<lang>/
-    case: Case
+    case: Case | None  # None only for service mail outside any case (opening by mail)
     recipient: Participant | None
     author: Participant | None = None  # whose words these are (display name of the copy)
     message: Message | None = None
@@ -24,6 +24,8 @@ class Notice:
     answers: str | None = None  # Message-ID of the mail this notice answers
     context: dict[str, Any] = field(default_factory=dict)
     automatic: bool = True  # RFC 3834 Auto-Submitted: auto-replied / auto-generated
+    channel: str = "shared"  # "private": on the counterpart party's private line
+    counterpart: Participant | None = None
 
     @property
     def lang(self) -> str:
@@ -31,4 +33,4 @@ class Notice:
             return self.language
         if self.recipient is not None:
             return self.recipient.language
-        return self.case.language
+        return self.case.language if self.case is not None else "nl"

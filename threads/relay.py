@@ -3,19 +3,28 @@
 - ``review`` (default): a party's message goes to the mediator only, held until released.
 - ``open``: a party's message goes to every other party at once; the mediator gets a copy.
 - The mediator's message goes to every party; lines starting with ``#`` are commands.
+- Private (caucus): on a party's private line, the party and the mediator write to each other
+  alone; nothing there ever reaches another party.
 - A message from an address that is not the participant's is held, never relayed.
+- A closed case accepts only the mediator's commands; anyone else is told it is closed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from threads import audit, commands
 from threads.cases import mediator_of, parties_of
-from threads.models import Case, Message, Participant, utcnow
+from threads.models import Case, Message, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
+
+WRONG_SENDER = "wrong-sender"
+NO_TOKEN = "no-personal-address"
+NOTICES_PER_HOUR = 3
 
 
 @dataclass
@@ -30,6 +39,10 @@ class Contribution:
     inbound_id: int | None = None
     sender_address: str | None = None
     sender_matches: bool = True
+    hold_reason: str | None = None  # hold for the mediator even when the sender matches
+    channel: str = "shared"  # shared | private
+    counterpart: Participant | None = None  # private: the party whose line this is
+    max_participants: int = 30
 
 
 def receive(
@@ -42,14 +55,42 @@ def receive(
         )
     ).first():
         return None
-    author.last_message_at = utcnow()
     if not contribution.sender_matches:
-        return _hold_wrong_sender(session, case, author, contribution)
+        return hold(session, case, author, contribution, WRONG_SENDER)
+    author.last_message_at = utcnow()
+    session.add(author)
+    if author.role == "mediator" and contribution.hold_reason:
+        return [Notice("command-reply", case, author, author=author,
+                       answers=contribution.message_id,
+                       context={"lines": [], "errors": [commands.phrase("no-token")]})]
     if author.role == "mediator":
         return _from_mediator(session, case, author, contribution)
+    if case.status == "closed":
+        if sent_recently(session, "case-closed", author.email, 24, case):
+            return []
+        return [Notice("case-closed", case, author, author=mediator_of(session, case),
+                       answers=contribution.message_id)]
+    if contribution.hold_reason:
+        return hold(session, case, author, contribution, contribution.hold_reason)
+    if contribution.channel == "private":
+        return _private_from_party(session, case, author, contribution)
     if case.moderation == "open":
         return _open(session, case, author, contribution)
-    return _hold_for_review(session, case, author, contribution)
+    return hold(session, case, author, contribution, None)
+
+
+def sent_recently(
+    session: Session, kind: str, rcpt: str, hours: float, case: Case | None = None
+) -> int:
+    """How many mails of this kind went to this address lately (to keep notices rare)."""
+    since = utcnow() - timedelta(hours=hours)
+    query = select(func.count()).select_from(OutgoingMail).where(
+        OutgoingMail.kind == kind, OutgoingMail.rcpt_to == rcpt.lower(),
+        OutgoingMail.created_at >= since,
+    )
+    if case is not None:
+        query = query.where(OutgoingMail.case_id == case.id)
+    return session.exec(query).one()
 
 
 def new_message(
@@ -60,7 +101,8 @@ def new_message(
         case_id=case.id, seq=case.message_seq, author_id=author.id,
         inbound_id=contribution.inbound_id, dedupe_key=contribution.dedupe_key or "",
         status=status, subject=contribution.subject[:500], text=contribution.text,
-        message_id=contribution.message_id,
+        message_id=contribution.message_id, channel=contribution.channel,
+        counterpart_id=contribution.counterpart.id if contribution.counterpart else None,
     )
     session.add(case)
     session.add(message)
@@ -68,42 +110,44 @@ def new_message(
     return message
 
 
-def _hold_wrong_sender(
-    session: Session, case: Case, author: Participant, contribution: Contribution
+def hold(
+    session: Session, case: Case, author: Participant, contribution: Contribution,
+    reason: str | None,
 ) -> list[Notice]:
+    """Keep a party's message for the mediator's decision; tell the mediator (and the author)."""
     message = new_message(session, case, author, contribution, "held")
-    message.hold_reason = "sent from an address that is not registered for this participant"
-    audit.record(
-        session, case, "held", actor=author.name, message=message.seq, reason="wrong sender"
-    )
+    message.channel = "shared"
+    message.hold_reason = reason
+    audit.record(session, case, "held", actor=author.name, message=message.seq,
+                 reason=reason or "review")
     mediator = mediator_of(session, case)
-    notices = [
-        Notice("review-wrong-sender", case, mediator, author=author, message=message),
-    ]
-    if contribution.sender_address:
-        notices.append(
-            Notice(
-                "wrong-sender", case, None, author=mediator, message=message,
-                to_address=contribution.sender_address, language=author.language,
-                answers=contribution.message_id,
-            )
-        )
-    return notices
-
-
-def _hold_for_review(
-    session: Session, case: Case, author: Participant, contribution: Contribution
-) -> list[Notice]:
-    message = new_message(session, case, author, contribution, "held")
-    audit.record(session, case, "held", actor=author.name, message=message.seq, reason="review")
-    mediator = mediator_of(session, case)
-    return [
-        Notice("review", case, mediator, author=author, message=message),
-        Notice(
-            "received", case, author, author=mediator, message=message,
+    if reason is None:
+        return [
+            Notice("review", case, mediator, author=author, message=message),
+            Notice("received", case, author, author=mediator, message=message,
+                   answers=contribution.message_id),
+        ]
+    notices = []
+    # One review mail per held message, but never a storm: wrong-sender holds (which a
+    # misconfigured forwarder can produce by the dozen) are announced at most 3 times an hour.
+    if reason != WRONG_SENDER or sent_recently(
+        session, "review-held", mediator.email, 1, case
+    ) < NOTICES_PER_HOUR:
+        notices.append(Notice("review-held", case, mediator, author=author, message=message,
+                              context={"reason": reason}))
+    if reason == WRONG_SENDER and contribution.sender_address and not sent_recently(
+        session, "wrong-sender", contribution.sender_address, 24
+    ):
+        # The stranger learns nothing about the case beyond its title and that it was held.
+        notices.append(Notice(
+            "wrong-sender", case, None, author=mediator, message=message,
+            to_address=contribution.sender_address, language=author.language,
             answers=contribution.message_id,
-        ),
-    ]
+        ))
+    elif reason != WRONG_SENDER:
+        notices.append(Notice("received", case, author, author=mediator, message=message,
+                              answers=contribution.message_id))
+    return notices
 
 
 def _open(
@@ -119,19 +163,54 @@ def _open(
     return notices
 
 
+def _private_from_party(
+    session: Session, case: Case, author: Participant, contribution: Contribution
+) -> list[Notice]:
+    contribution.counterpart = author
+    message = new_message(session, case, author, contribution, "delivered")
+    audit.record(session, case, "private-message", actor=author.name, message=message.seq)
+    mediator = mediator_of(session, case)
+    return [Notice("private-to-mediator", case, mediator, author=author, message=message,
+                   channel="private", counterpart=author, automatic=False)]
+
+
+def send_private(
+    session: Session, case: Case, mediator: Participant, party: Participant, text: str,
+    ctx: commands.Context | None = None, contribution: Contribution | None = None,
+) -> list[Notice]:
+    """The mediator writes to one party alone."""
+    contribution = contribution or Contribution(text=text)
+    contribution.text, contribution.channel, contribution.counterpart = text, "private", party
+    message = new_message(session, case, mediator, contribution, "delivered")
+    audit.record(session, case, "private-message", actor=mediator.name, message=message.seq,
+                 to=party.name)
+    return [Notice("private-from-mediator", case, party, author=mediator, message=message,
+                   channel="private", counterpart=party, automatic=False)]
+
+
 def _from_mediator(
     session: Session, case: Case, mediator: Participant, contribution: Contribution
 ) -> list[Notice]:
     parsed = commands.parse(contribution.text)
+    private_with = contribution.counterpart if contribution.channel == "private" else None
     if parsed.commands or parsed.errors:
-        return commands.execute(session, case, mediator, parsed, contribution)
+        ctx = commands.Context(
+            refs=contribution.refs, rest=parsed.rest, answers=contribution.message_id,
+            private_with=private_with, max_participants=contribution.max_participants,
+        )
+        return commands.execute(session, case, mediator, parsed, ctx)
+    problem = None
     if not contribution.text.strip():
-        return [
-            Notice(
-                "command-reply", case, mediator, author=mediator, answers=contribution.message_id,
-                context={"lines": [], "errors": ["Your message was empty: nothing was sent."]},
-            )
-        ]
+        problem = commands.phrase("empty")
+    elif case.status == "closed":
+        problem = commands.phrase("case-is-closed")
+    if problem:
+        return [Notice("command-reply", case, mediator, author=mediator,
+                       answers=contribution.message_id,
+                       context={"lines": [], "errors": [problem]})]
+    if private_with is not None:
+        return send_private(session, case, mediator, private_with, contribution.text,
+                            contribution=contribution)
     message = new_message(session, case, mediator, contribution, "released")
     message.released_text = message.text
     message.decided_at = utcnow()

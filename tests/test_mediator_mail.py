@@ -1,0 +1,251 @@
+"""The mediator's mail client is the control panel: every command over real SMTP, opening a
+case by mail, review with edits, caucus both ways, routing without a token, aliases, closing."""
+
+from __future__ import annotations
+
+import aiosmtplib
+import pytest
+from conftest import DOMAIN, MEDIATOR
+from sqlmodel import Session, select
+from support import compose, smtp_send
+from test_walking_skeleton import ANNA, BRAM, CEES, open_case, reply
+
+from mailgate import replies
+from threads.models import Case, Message, Participant, TimeEntry
+
+OPEN = f"open@{DOMAIN}"
+
+
+def texts(sink, address):
+    return [d.text for d in sink.to(address)]
+
+
+async def command(service, sink, address, text, **kwargs):
+    sink.delivered.clear()
+    await reply(service, MEDIATOR, address[MEDIATOR], text, **kwargs)
+    return texts(sink, MEDIATOR)
+
+
+# --- opening a case by mail -------------------------------------------------------------
+
+async def test_a_mediator_opens_a_case_by_mail(service, sink):
+    body = ("Hello,\n\nAnna Jansen <anna@home.test>\nBram de Boer <bram@work.test>\n"
+            "moderation: open\nlanguage: en\n\nRegards,\nMaria")
+    await reply(service, MEDIATOR, OPEN, body, subject="Sharing the house")
+    with Session(service.engine) as session:
+        case = session.exec(select(Case)).one()
+        assert (case.title, case.moderation, case.language) == ("Sharing the house", "open", "en")
+    [confirmation] = sink.to(MEDIATOR)
+    assert case.ref in confirmation.message["Subject"]
+    assert "Anna Jansen" in confirmation.text and "Bram de Boer" in confirmation.text
+    assert len(sink.to(ANNA)) == 1 and len(sink.to(BRAM)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Anna <anna@home.test>", "at least 2 parties, 1 given"),
+        ("\n".join(f"P{i} <p{i}@home.test>" for i in range(31)), "at most 30 parties"),
+        ("Anna <anna@home.test>\nBram <bram@@work.test>", "'Bram <bram@@work.test>'"),
+        ("Anna <anna@home.test>\nBram <ANNA@home.test>", "anna@home.test is given twice"),
+        ("Anna <anna@home.test>\nBram <bram@work.test>\nmoderation: loud", "'moderation: loud'"),
+    ],
+)
+async def test_opening_by_mail_lists_every_problem_and_opens_nothing(service, sink, body, expected):
+    await reply(service, MEDIATOR, OPEN, body, subject="A case")
+    [answer] = sink.to(MEDIATOR)
+    assert "was not opened" in answer.text and expected in answer.text, answer.text
+    with Session(service.engine) as session:
+        assert session.exec(select(Case)).all() == []
+
+
+async def test_opening_by_mail_from_a_non_mediator_is_refused_politely(service, sink):
+    await reply(service, "someone@else.test", OPEN, "A <a@x.test>\nB <b@x.test>", subject="Hi")
+    [answer] = sink.to("someone@else.test")
+    assert "Alleen mediators die bij deze dienst" in answer.text  # the service default: nl
+    with Session(service.engine) as session:
+        assert session.exec(select(Case)).all() == []
+    assert sink.to("a@x.test") == []
+
+
+# --- review with edits ---------------------------------------------------------------------
+
+async def test_approve_with_edited_text_releases_the_mediators_version(service, sink):
+    opened, address = await open_case(service)
+    await reply(service, ANNA, address[ANNA], "Bram is lying, as usual. I want the sofa.")
+    review = sink.to(MEDIATOR)[-1]
+    said = await command(service, sink, address,
+                         "#approve\nAnna would like to keep the sofa.",
+                         in_reply_to=review.message["Message-ID"])
+    assert any("edited version of message 1" in t for t in said)
+    for party in (BRAM, CEES):
+        [copy] = texts(sink, party)
+        assert copy.startswith("Anna would like to keep the sofa.") and "lying" not in copy
+    [told] = texts(sink, ANNA)
+    assert "adjusted" in told and "Anna would like to keep the sofa." in told
+    with Session(service.engine) as session:
+        message = session.exec(select(Message)).one()
+        assert message.text.startswith("Bram is lying")
+        assert message.released_text == "Anna would like to keep the sofa."
+
+
+async def test_approving_a_message_twice_says_so_and_sends_nothing(service, sink):
+    opened, address = await open_case(service)
+    await reply(service, ANNA, address[ANNA], "Hello all.")
+    await command(service, sink, address, "#approve 1")
+    said = await command(service, sink, address, "#approve 1")
+    assert any("was already passed on" in t for t in said)
+    assert sink.to(BRAM) == [] and sink.to(CEES) == []
+
+
+# --- caucus -----------------------------------------------------------------------------
+
+def private_line(service, party_email):
+    with Session(service.engine) as session:
+        party = session.exec(select(Participant).where(Participant.email == party_email)).one()
+        case = session.get(Case, party.case_id)
+        return f"{case.ref}+{party.private_token}@{DOMAIN}"
+
+
+async def test_a_party_writes_to_the_mediator_alone_and_the_answer_stays_private(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    line = private_line(service, ANNA)
+    assert line in sink.to(ANNA)[0].text  # the invitation names the private line
+    sink.delivered.clear()
+    await reply(service, ANNA, line, "I am afraid of how Bram reacts.")
+    [to_mediator] = sink.to(MEDIATOR)
+    assert "private" in to_mediator.message["Subject"].lower()
+    assert to_mediator.message["Reply-To"] == line
+    assert sink.to(BRAM) == [] and sink.to(CEES) == []
+    sink.delivered.clear()
+    await reply(service, MEDIATOR, line, "Thank you for telling me. We can take it slowly.",
+                in_reply_to=to_mediator.message["Message-ID"])
+    [answer] = sink.to(ANNA)
+    assert answer.text.startswith("Thank you for telling me.")
+    assert "(private)" in answer.message["Subject"] and answer.message["Reply-To"] == line
+    assert sink.to(BRAM) == [] and sink.to(CEES) == [] and sink.to(MEDIATOR) == []
+    with Session(service.engine) as session:
+        assert {m.channel for m in session.exec(select(Message))} == {"private"}
+
+
+async def test_private_command_answers_the_author_of_a_held_message_alone(service, sink):
+    opened, address = await open_case(service)
+    await reply(service, BRAM, address[BRAM], "I will not accept this.")
+    review = sink.to(MEDIATOR)[-1]
+    said = await command(service, sink, address, "#private\nCan you tell me what worries you?",
+                         in_reply_to=review.message["Message-ID"])
+    assert any("went to Bram de Boer only" in t for t in said)
+    [private] = texts(sink, BRAM)
+    assert private.startswith("Can you tell me what worries you?")
+    assert sink.to(ANNA) == [] and sink.to(CEES) == []
+
+
+# --- commands ----------------------------------------------------------------------------
+
+async def test_status_shows_every_party_and_held_messages(service, sink):
+    opened, address = await open_case(service)
+    await reply(service, ANNA, address[ANNA], "A first thought.")
+    [status] = await command(service, sink, address, "#status")
+    for name in ("Anna Jansen", "Bram de Boer", "Cees Ünal"):
+        assert name in status
+    assert "message 1 from Anna Jansen" in status
+
+
+async def test_add_invites_and_remove_revokes_addresses(service, sink):
+    opened, address = await open_case(service)
+    said = await command(service, sink, address, "#add Dirk Visser <dirk@home.test>")
+    assert any("Dirk Visser was added" in t for t in said)
+    [invitation] = sink.to("dirk@home.test")
+    dirk_address = invitation.message["Reply-To"]
+    said = await command(service, sink, address, "#remove Dirk")
+    assert any("Dirk Visser was removed" in t for t in said)
+    assert len(sink.to("dirk@home.test")) == 1  # told calmly that they are no longer part
+    raw = compose("dirk@home.test", dirk_address, "Still here?")
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+        await smtp_send(service.smtp_port, "dirk@home.test", [dirk_address], raw)
+    [response] = refused.value.recipients
+    assert f"{response.code} {response.message}" == replies.REVOKED_RECIPIENT
+
+
+async def test_time_and_costs_use_the_hourly_rate(service, sink):
+    opened, address = await open_case(service)
+    said = await command(service, sink, address, "#time 1h30 intake calls\n#time 0:30")
+    assert any("2h00 in total" in t for t in said), said
+    [costs] = await command(service, sink, address, "#costs")
+    assert "EUR 100.00 per hour = EUR 200.00" in costs and "intake calls" in costs
+
+
+async def test_a_malformed_command_means_nothing_in_that_mail_happens(service, sink):
+    opened, address = await open_case(service)
+    said = await command(service, sink, address, "#moderation open\n#time soon")
+    assert any("Nothing in your mail was carried out" in t for t in said)
+    assert any("#time soon: write the time as" in t for t in said)
+    with Session(service.engine) as session:
+        assert session.exec(select(Case)).one().moderation == "review"
+        assert session.exec(select(TimeEntry)).all() == []
+
+
+async def test_unknown_commands_and_help_are_answered(service, sink):
+    opened, address = await open_case(service)
+    said = await command(service, sink, address, "#aprove")
+    assert any("'#aprove' is not a command I know" in t for t in said)
+    [help_text] = await command(service, sink, address, "#HELP")
+    assert "#approve" in help_text and "#close" in help_text
+
+
+async def test_dutch_aliases_work_and_the_answer_is_in_the_mediators_language(service, sink):
+    opened, address = await open_case(service)
+    said = await command(service, sink, address, "#moderatie open")
+    assert any("Moderation is now 'open'" in t for t in said)
+
+
+async def test_remind_writes_to_the_named_party(service, sink):
+    opened, address = await open_case(service)
+    said = await command(service, sink, address, "#remind Cees")
+    assert any("reminder went to Cees Ünal" in t for t in said)
+    [reminder] = texts(sink, CEES)
+    assert "reminder" in reminder.lower()
+
+
+async def test_closing_tells_everyone_and_later_mail_gets_a_polite_answer(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    await command(service, sink, address, "#close settled Thank you all.")
+    for party in (ANNA, BRAM, CEES):
+        [told] = texts(sink, party)
+        assert "has now ended with an agreement" in told and "Thank you all." in told
+    sink.delivered.clear()
+    await reply(service, ANNA, address[ANNA], "One more thing...")
+    [answer] = texts(sink, ANNA)
+    assert "has ended, so your message has not been passed on" in answer
+    assert sink.to(BRAM) == [] and sink.to(CEES) == []
+    said = await command(service, sink, address, "#reopen")
+    assert any("open again" in t for t in said)
+    assert len(sink.to(BRAM)) == 1
+
+
+# --- routing that survives real clients ---------------------------------------------------
+
+async def test_a_reply_without_its_token_is_routed_by_references(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    invitation = sink.to(ANNA)[0].message
+    bare = f"{opened.ref}@{DOMAIN}"
+    sink.delivered.clear()
+    await reply(service, ANNA, bare, "My server dropped the plus part.",
+                in_reply_to=invitation["Message-ID"])
+    assert texts(sink, BRAM)[0].startswith("My server dropped the plus part.")
+
+
+async def test_a_second_address_is_held_then_accepted_with_alias(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    sink.delivered.clear()
+    await reply(service, "anna.work@office.test", address[ANNA], "From my work address.")
+    assert sink.to(BRAM) == []
+    held = sink.to(MEDIATOR)[-1]
+    assert "not registered for Anna Jansen" in held.text
+    said = await command(service, sink, address, "#alias Anna <anna.work@office.test>\n#approve",
+                         in_reply_to=held.message["Message-ID"])
+    assert any("now counts as Anna Jansen's" in t for t in said)
+    assert texts(sink, BRAM)[0].startswith("From my work address.")
+    sink.delivered.clear()
+    await reply(service, "anna.work@office.test", address[ANNA], "And again from work.")
+    assert texts(sink, BRAM)[0].startswith("And again from work.")

@@ -1,0 +1,376 @@
+"""What each mediator command does. Each handler checks its arguments (adding errors to the
+context) and returns a plan: a function that carries the command out and says what it did."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from threads import audit
+from threads.addresses import new_token, normalize_address
+from threads.cases import mediator_of, parties_of
+from threads.commands import Command, Context, Plan, find_party, phrase, target_message
+from threads.models import Case, Message, Participant, ParticipantAlias, TimeEntry, utcnow
+from threads.notices import Notice
+
+_DURATION = re.compile(
+    r"^(?:(?P<h>\d+(?:[.,]\d+)?)\s*(?:h|u|uur|hours?)\s*(?P<hm>\d+)?\s*(?:m|min)?"
+    r"|(?P<hh>\d+):(?P<mm>[0-5]\d)"
+    r"|(?P<m>\d+)\s*(?:m|min|minutes?|minuten))(?:\s+(?P<note>.*))?$",
+    re.IGNORECASE,
+)
+OUTCOMES = {"settled": "settled", "geschikt": "settled", "akkoord": "settled",
+            "not-settled": "not-settled", "niet-geschikt": "not-settled",
+            "geen-akkoord": "not-settled"}
+
+
+def approve(session: Session, case: Case, mediator: Participant, command: Command,
+            ctx: Context) -> Plan | None:
+    from threads.relay import relay_to_parties
+
+    message = target_message(session, case, command, ctx)
+    if message is None:
+        return None
+    if message.status != "held":
+        ctx.errors.append(phrase("already-decided", line=command.line, seq=message.seq,
+                                 status=message.status))
+        return None
+    edited = ctx.rest.strip()
+
+    def run():  # noqa: ANN202
+        author = session.get(Participant, message.author_id)
+        message.status = "released"
+        message.released_text = edited or message.text
+        message.decided_at = utcnow()
+        session.add(message)
+        audit.record(session, case, "released", actor=mediator.name, message=message.seq,
+                     edited=bool(edited))
+        notices = relay_to_parties(session, case, message, author, exclude=author)
+        notices.append(Notice("released", case, author, author=mediator, message=message,
+                              context={"edited": bool(edited)}))
+        key = "released-edited" if edited else "released"
+        return notices, [phrase(key, seq=message.seq, name=author.name)]
+
+    return run
+
+
+def reject(session: Session, case: Case, mediator: Participant, command: Command,
+           ctx: Context) -> Plan | None:
+    message = target_message(session, case, command, ctx)
+    first, _, rest = command.args.partition(" ")
+    reason = rest.strip() if first.isdigit() else command.args
+    if message is None:
+        return None
+    if message.status != "held":
+        ctx.errors.append(phrase("already-decided", line=command.line, seq=message.seq,
+                                 status=message.status))
+        return None
+    if not reason:
+        ctx.errors.append(phrase("reason-missing", line=command.line))
+        return None
+
+    def run():  # noqa: ANN202
+        author = session.get(Participant, message.author_id)
+        message.status = "rejected"
+        message.decided_at = utcnow()
+        session.add(message)
+        audit.record(session, case, "rejected", actor=mediator.name, message=message.seq,
+                     reason=reason)
+        notice = Notice("rejected", case, author, author=mediator, message=message,
+                        context={"reason": reason})
+        return [notice], [phrase("rejected", seq=message.seq, name=author.name)]
+
+    return run
+
+
+def private(session: Session, case: Case, mediator: Participant, command: Command,
+            ctx: Context) -> Plan | None:
+    """Write to one party alone: named, or the author of the message being answered."""
+    from threads.relay import send_private
+
+    if command.args and not command.args.split()[0].isdigit():
+        party = find_party(session, case, command.args, ctx, command.line)
+    elif ctx.private_with is not None and not command.args:
+        party = ctx.private_with
+    else:
+        message = target_message(session, case, command, ctx)
+        party = session.get(Participant, message.author_id) if message else None
+        if party is not None and party.role != "party":
+            ctx.errors.append(phrase("private-needs-party", line=command.line))
+            return None
+    if party is None:
+        return None
+    if not ctx.rest.strip():
+        ctx.errors.append(phrase("private-text-missing", line=command.line))
+        return None
+
+    def run():  # noqa: ANN202
+        notices = send_private(session, case, mediator, party, ctx.rest.strip(), ctx)
+        return notices, [phrase("private-sent", name=party.name)]
+
+    return run
+
+
+def status(session: Session, case: Case, mediator: Participant, command: Command,
+           ctx: Context) -> Plan | None:
+    def run():  # noqa: ANN202
+        context = overview(session, case)
+        return [Notice("status", case, mediator, author=mediator, context=context)], []
+
+    return run
+
+
+def add(session: Session, case: Case, mediator: Participant, command: Command,
+        ctx: Context) -> Plan | None:
+    from threads.cases import CaseError, parse_party
+
+    try:
+        spec = parse_party(command.args)
+    except CaseError as error:
+        ctx.errors.append(phrase("add-malformed", line=command.line, problem=error.problems[0]))
+        return None
+    taken = session.exec(select(Participant).where(
+        Participant.case_id == case.id, Participant.email == spec.email)).first()
+    if taken is not None:
+        ctx.errors.append(phrase("add-duplicate", line=command.line, email=spec.email))
+        return None
+    limit = ctx.max_participants
+    if len(parties_of(session, case)) >= limit:
+        ctx.errors.append(phrase("add-too-many", line=command.line, limit=limit))
+        return None
+
+    def run():  # noqa: ANN202
+        party = Participant(case_id=case.id, role="party", name=spec.name, email=spec.email,
+                            language=case.language, token=new_token(),
+                            private_token=new_token())
+        session.add(party)
+        session.flush()
+        audit.record(session, case, "participant-added", actor=mediator.name, name=spec.name)
+        invitation = Notice("invitation", case, party, author=mediator, automatic=False)
+        return [invitation], [phrase("added", name=spec.name)]
+
+    return run
+
+
+def remove(session: Session, case: Case, mediator: Participant, command: Command,
+           ctx: Context) -> Plan | None:
+    party = find_party(session, case, command.args, ctx, command.line)
+    if party is None:
+        return None
+
+    def run():  # noqa: ANN202
+        party.active = False
+        session.add(party)
+        audit.record(session, case, "participant-removed", actor=mediator.name, name=party.name)
+        notice = Notice("removed", case, party, author=mediator)
+        return [notice], [phrase("removed", name=party.name)]
+
+    return run
+
+
+def moderation(session: Session, case: Case, mediator: Participant, command: Command,
+               ctx: Context) -> Plan | None:
+    mode = {"open": "open", "review": "review", "controle": "review",
+            "beoordelen": "review"}.get(command.args.lower().strip(), "")
+    if not mode:
+        ctx.errors.append(phrase("moderation-value", line=command.line))
+        return None
+
+    def run():  # noqa: ANN202
+        case.moderation = mode
+        session.add(case)
+        audit.record(session, case, "moderation", actor=mediator.name, mode=mode)
+        return [], [phrase("moderation-set", mode=mode)]
+
+    return run
+
+
+def remind(session: Session, case: Case, mediator: Participant, command: Command,
+           ctx: Context) -> Plan | None:
+    if command.args:
+        party = find_party(session, case, command.args, ctx, command.line)
+        if party is None:
+            return None
+        people = [party]
+    else:
+        people = waiting_parties(session, case, mediator)
+        if not people:
+            ctx.errors.append(phrase("nobody-to-remind", line=command.line))
+            return None
+
+    def run():  # noqa: ANN202
+        notices = [Notice("reminder", case, p, author=mediator) for p in people]
+        for person in people:
+            audit.record(session, case, "reminder", actor=mediator.name, name=person.name,
+                         manual=True)
+        return notices, [phrase("reminded", names=[p.name for p in people])]
+
+    return run
+
+
+def waiting_parties(session: Session, case: Case, mediator: Participant) -> list[Participant]:
+    """Parties who have not written since the mediator's last shared message."""
+    last = session.exec(
+        select(func.max(Message.created_at)).where(
+            Message.case_id == case.id, Message.author_id == mediator.id,
+            Message.channel == "shared")
+    ).one()
+    people = parties_of(session, case)
+    if last is None:
+        return people
+    return [p for p in people if p.last_message_at is None or p.last_message_at < last]
+
+
+def time(session: Session, case: Case, mediator: Participant, command: Command,
+         ctx: Context) -> Plan | None:
+    match = _DURATION.match(command.args.strip())
+    if match is None:
+        ctx.errors.append(phrase("time-format", line=command.line))
+        return None
+    if match["hh"]:
+        minutes = int(match["hh"]) * 60 + int(match["mm"])
+    elif match["m"]:
+        minutes = int(match["m"])
+    else:
+        minutes = round(float(match["h"].replace(",", ".")) * 60) + int(match["hm"] or 0)
+    if not 0 < minutes <= 24 * 60:
+        ctx.errors.append(phrase("time-range", line=command.line))
+        return None
+    note = (match["note"] or "").strip()
+
+    def run():  # noqa: ANN202
+        session.add(TimeEntry(case_id=case.id, minutes=minutes, note=note[:500]))
+        audit.record(session, case, "time", actor=mediator.name, minutes=minutes, note=note)
+        session.flush()
+        return [], [phrase("time-logged", minutes=minutes, total=logged_minutes(session, case))]
+
+    return run
+
+
+def logged_minutes(session: Session, case: Case) -> int:
+    return session.exec(
+        select(func.coalesce(func.sum(TimeEntry.minutes), 0)).where(TimeEntry.case_id == case.id)
+    ).one()
+
+
+def costs(session: Session, case: Case, mediator: Participant, command: Command,
+          ctx: Context) -> Plan | None:
+    def run():  # noqa: ANN202
+        return [Notice("costs", case, mediator, author=mediator,
+                       context=cost_overview(session, case))], []
+
+    return run
+
+
+def cost_overview(session: Session, case: Case) -> dict:
+    entries = session.exec(
+        select(TimeEntry).where(TimeEntry.case_id == case.id).order_by(col(TimeEntry.id))
+    ).all()
+    minutes = sum(e.minutes for e in entries)
+    fee = round(minutes * case.hourly_rate / 60, 2)
+    return {"entries": entries, "minutes": minutes, "rate": case.hourly_rate, "hours_fee": fee,
+            "platform_fee": case.platform_fee, "total": round(fee + case.platform_fee, 2)}
+
+
+def close(session: Session, case: Case, mediator: Participant, command: Command,
+          ctx: Context) -> Plan | None:
+    word, _, note = command.args.partition(" ")
+    outcome = OUTCOMES.get(word.lower().strip())
+    if case.status == "closed":
+        ctx.errors.append(phrase("already-closed", line=command.line))
+        return None
+    if outcome is None:
+        ctx.errors.append(phrase("close-outcome", line=command.line))
+        return None
+
+    def run():  # noqa: ANN202
+        case.status, case.outcome, case.closed_at = "closed", outcome, utcnow()
+        case.close_note = note.strip()[:1000] or None
+        session.add(case)
+        audit.record(session, case, "closed", actor=mediator.name, outcome=outcome)
+        notices = [Notice("closed", case, p, author=mediator, automatic=False,
+                          context={"outcome": outcome, "note": note.strip()})
+                   for p in parties_of(session, case)]
+        return notices, [phrase("closed", outcome=outcome)]
+
+    return run
+
+
+def reopen(session: Session, case: Case, mediator: Participant, command: Command,
+           ctx: Context) -> Plan | None:
+    if case.status != "closed":
+        ctx.errors.append(phrase("not-closed", line=command.line))
+        return None
+
+    def run():  # noqa: ANN202
+        case.status, case.outcome, case.closed_at, case.close_note = "open", None, None, None
+        session.add(case)
+        audit.record(session, case, "reopened", actor=mediator.name)
+        notices = [Notice("reopened", case, p, author=mediator, automatic=False)
+                   for p in parties_of(session, case)]
+        return notices, [phrase("reopened")]
+
+    return run
+
+
+def alias(session: Session, case: Case, mediator: Participant, command: Command,
+          ctx: Context) -> Plan | None:
+    name, _, address = command.args.rpartition("<")
+    party = find_party(session, case, name.strip(), ctx, command.line) if address else None
+    if not address:
+        ctx.errors.append(phrase("alias-format", line=command.line))
+    try:
+        email = normalize_address(address.rstrip(">").strip()) if address else ""
+    except ValueError:
+        ctx.errors.append(phrase("alias-format", line=command.line))
+        return None
+    if party is None:
+        return None
+
+    def run():  # noqa: ANN202
+        exists = session.exec(select(ParticipantAlias).where(
+            ParticipantAlias.participant_id == party.id, ParticipantAlias.email == email)).first()
+        if exists is None:
+            session.add(ParticipantAlias(participant_id=party.id, email=email))
+            audit.record(session, case, "alias", actor=mediator.name, name=party.name)
+        return [], [phrase("aliased", name=party.name)]
+
+    return run
+
+
+def help_(session: Session, case: Case, mediator: Participant, command: Command,
+          ctx: Context) -> Plan | None:
+    def run():  # noqa: ANN202
+        return [Notice("help", case, mediator, author=mediator)], []
+
+    return run
+
+
+def overview(session: Session, case: Case) -> dict:
+    """What #status shows: every participant's state and the messages waiting for review."""
+    people = session.exec(
+        select(Participant).where(Participant.case_id == case.id).order_by(col(Participant.id))
+    ).all()
+    held = session.exec(
+        select(Message).where(Message.case_id == case.id, Message.status == "held")
+        .order_by(col(Message.seq))
+    ).all()
+    names = {p.id: p.name for p in people}
+    mediator = mediator_of(session, case)
+    waiting = {p.id for p in waiting_parties(session, case, mediator)}
+    return {
+        "people": [p for p in people if p.role == "party"],
+        "waiting": waiting,
+        "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
+                  "wrong_sender": bool(m.hold_reason)} for m in held],
+        "minutes": logged_minutes(session, case),
+    }
+
+
+HANDLERS = {
+    "approve": approve, "reject": reject, "private": private, "status": status, "add": add,
+    "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
+    "close": close, "reopen": reopen, "alias": alias, "help": help_,
+}

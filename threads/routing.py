@@ -1,0 +1,76 @@
+"""Who wrote, on which channel: from the recipient address, the sender and the References.
+
+The personal reply address identifies the author; the From header must agree (the registered
+address or one the mediator accepted with ``#alias``). A reply that lost its ``+token`` is
+matched through In-Reply-To/References to the copy it answers, then checked the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from threads.addresses import Recipient
+from threads.cases import mediator_of
+from threads.models import Case, OutgoingMail, Participant, ParticipantAlias
+from threads.relay import NO_TOKEN
+
+
+@dataclass
+class Route:
+    case: Case
+    author: Participant | None  # None: nobody of this case
+    channel: str = "shared"
+    counterpart: Participant | None = None
+    sender_matches: bool = True
+    hold_reason: str | None = None
+
+
+def known_addresses(session: Session, participant: Participant) -> set[str]:
+    aliases = session.exec(
+        select(ParticipantAlias.email).where(ParticipantAlias.participant_id == participant.id)
+    ).all()
+    return {participant.email, *aliases}
+
+
+def route(session: Session, recipient: Recipient, sender: str | None, refs: list[str]) -> Route:
+    case = recipient.case
+    assert case is not None
+    sender = (sender or "").lower()
+    if recipient.kind == "participant":
+        owner = recipient.participant
+        if recipient.channel == "private":
+            mediator = mediator_of(session, case)
+            if sender == mediator.email:
+                return Route(case, mediator, "private", owner)
+            matches = sender in known_addresses(session, owner)
+            return Route(case, owner, "private", owner, sender_matches=matches)
+        return Route(case, owner, sender_matches=sender in known_addresses(session, owner))
+    copy = _answered_copy(session, case, refs)
+    if copy is not None:
+        owner = session.get(Participant, copy.participant_id)
+        matches = sender in known_addresses(session, owner)
+        if copy.channel.startswith("private:"):
+            party = session.get(Participant, int(copy.channel.split(":", 1)[1]))
+            return Route(case, owner, "private", party, sender_matches=matches)
+        return Route(case, owner, sender_matches=matches)
+    people = session.exec(select(Participant).where(
+        Participant.case_id == case.id, Participant.active == True  # noqa: E712
+    )).all()
+    for person in people:
+        if sender in known_addresses(session, person):
+            return Route(case, person, hold_reason=NO_TOKEN)
+    return Route(case, None, sender_matches=False)
+
+
+def _answered_copy(session: Session, case: Case, refs: list[str]) -> OutgoingMail | None:
+    if not refs:
+        return None
+    return session.exec(
+        select(OutgoingMail).where(
+            col(OutgoingMail.message_id).in_(refs[:50]),
+            OutgoingMail.case_id == case.id,
+            col(OutgoingMail.participant_id).is_not(None),
+        ).order_by(col(OutgoingMail.id).desc())
+    ).first()
