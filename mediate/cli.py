@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = add("demo", cmd_demo, "run a complete scripted mediation in a temporary folder")
     demo.add_argument("--keep", action="store_true", help="keep the temporary folder")
+
+    from mediate.reminders_cli import register as register_reminders
+
+    register_reminders(sub, add)
     return parser
 
 

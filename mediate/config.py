@@ -20,7 +20,13 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 
 from mailgate.settings import InboundSettings, OutboundSettings
-from threads.settings import CaseSettings, MediatorSettings, Section, ServiceSettings
+from threads.settings import (
+    CaseSettings,
+    MediatorSettings,
+    ReminderSettings,
+    Section,
+    ServiceSettings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -76,6 +82,7 @@ class Settings(Section):
     inbound: InboundSettings = InboundSettings()
     outbound: OutboundSettings = OutboundSettings()
     cases: CaseSettings = CaseSettings()
+    reminders: ReminderSettings = ReminderSettings()
     log: LogSettings = LogSettings()
     mediators: list[MediatorSettings] = Field(default_factory=list)
 

@@ -22,6 +22,7 @@ from mailgate.pipeline import Pipeline
 from mailgate.smtp_server import InboundHandler, start_server
 from mailgate.transports import Transport, make_transport
 from mediate.config import Settings
+from mediate.scheduler import Scheduler
 from threads import db
 from threads.models import InboundMail, OutgoingMail, utcnow
 
@@ -70,6 +71,7 @@ class Service:
     pipeline: Pipeline = field(init=False)
     outbox: OutboxWorker = field(init=False)
     handler: InboundHandler = field(init=False)
+    scheduler: Scheduler = field(init=False)  # reminders, readiness, digests (issue 5)
     smtp_port: int = 0
     _server: asyncio.base_events.Server | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -88,6 +90,7 @@ class Service:
             self.engine, s.service.domain, s.service.secret_key, self.pipeline.nudge,
             source="lmtp" if s.inbound.smtp.lmtp else "smtp",
         )
+        self.scheduler = Scheduler(self.engine, self.composer, s, on_enqueued=self.outbox.nudge)
 
     @classmethod
     def build(cls, settings: Settings, transport: Transport | None = None) -> Service:
@@ -109,9 +112,11 @@ class Service:
             asyncio.create_task(self.pipeline.run(), name="pipeline"),
             asyncio.create_task(self.outbox.run(), name="outbox"),
         ]
+        self.scheduler.start()
 
     async def stop(self) -> None:
         self.handler.accepting = False
+        await self.scheduler.stop()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(TimeoutError):

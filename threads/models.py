@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON as SAJSON
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -172,3 +172,66 @@ class ThreadRoot(SQLModel, table=True):
     participant_id: int = Field(foreign_key="participant.id", index=True)
     channel: str = Field(max_length=60)  # "shared", or "private:<party id>"
     message_id: str = Field(max_length=250)
+
+
+class Reminder(SQLModel, table=True):
+    """One reminder or notice the scheduler sent: the exactly-once claim record.
+
+    The row is inserted in the same transaction as the outgoing mail; a second sweep (late,
+    repeated, or on another machine) that tries the same participant, kind, subject and round
+    hits the unique key and sends nothing.
+    """
+
+    __table_args__ = (UniqueConstraint("participant_id", "kind", "about", "round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    # the party reminded or reported on; the mediator for case-wide notices (readiness)
+    participant_id: int = Field(foreign_key="participant.id")
+    kind: str = Field(max_length=40)  # register | intake | sign | reply | review | silent-* | ready
+    about: int = 0  # the awaited request or held message it concerns; 0 when none
+    round: int = 1
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+class Awaiting(SQLModel, table=True):
+    """The mediator waits for a party's answer (``#awaiting Name``, ``#reply-by <date>``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    asked_at: datetime = Field(default_factory=utcnow)
+    reply_by: datetime | None = None
+    closed_at: datetime | None = Field(default=None, index=True)  # withdrawn or superseded
+
+
+class DigestRecord(SQLModel, table=True):
+    """One digest period per mediator, claimed once; ``sent`` is false when nothing changed."""
+
+    __table_args__ = (UniqueConstraint("mediator_email", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mediator_email: str = Field(max_length=320)
+    period: str = Field(max_length=20)  # 2026-03-02 (daily) or 2026-W10 (weekly)
+    fingerprint: str = Field(max_length=64)
+    sent: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# The scheduler's "what is due" questions stay fast however many cases are closed or complete:
+# open cases by status, and per step only the participants still missing it (partial indexes).
+def _missing(table, column: str) -> dict:  # noqa: ANN001
+    condition = table.c[column].is_(None)
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
+
+Index("ix_case_status", Case.__table__.c.status)
+Index("ix_participant_unregistered", Participant.__table__.c.case_id,
+      **_missing(Participant.__table__, "registered_at"))
+Index("ix_participant_no_intake", Participant.__table__.c.case_id,
+      **_missing(Participant.__table__, "intake_submitted_at"))
+Index("ix_participant_unsigned", Participant.__table__.c.case_id,
+      **_missing(Participant.__table__, "signed_at"))
+Index("ix_message_held", Message.__table__.c.case_id, Message.__table__.c.created_at,
+      sqlite_where=Message.__table__.c.status == "held",
+      postgresql_where=Message.__table__.c.status == "held")

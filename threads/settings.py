@@ -58,3 +58,33 @@ class MediatorSettings(Section):
         from threads.addresses import normalize_address
 
         return normalize_address(value)
+
+
+class ReminderSettings(Section):
+    """When Mediate nudges parties and informs the mediator (``[reminders]``)."""
+
+    first_after_days: float = Field(default=3, gt=0)
+    repeat_every_days: float = Field(default=4, gt=0)
+    max_reminders: int = Field(default=3, ge=0, le=20)
+    quiet_hours: str = "21:00-08:00"
+    skip_weekends: bool = False
+    review_after_hours: float = Field(default=24, gt=0)
+    sweep_interval_seconds: int = Field(default=300, ge=10)
+    digest: Literal["off", "daily", "weekly"] = "off"
+    digest_hour: int = Field(default=8, ge=0, le=23)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("", "off"):
+            return ""
+        try:
+            start, end = (part.strip() for part in value.split("-"))
+            for part in (start, end):
+                hour, minute = part.split(":")
+                if not (0 <= int(hour) <= 23 and 0 <= int(minute) <= 59):
+                    raise ValueError
+        except ValueError:
+            raise ValueError('must be "HH:MM-HH:MM" such as "21:00-08:00", or "off"') from None
+        return f"{start}-{end}"
