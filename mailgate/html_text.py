@@ -37,7 +37,6 @@ class _TextBuilder(HTMLParser):
         self.stack: list[tuple[str, bool]] = []  # (tag, opened a quote level)
         self.lists: list[list[int]] = []  # [kind (0=ul, 1=ol), counter]
         self.link: tuple[str, int] | None = None
-        self.quoted_tail = False  # after an Outlook header div everything is history
 
     # -- output helpers -------------------------------------------------------------------
     def _flush(self, force_blank: bool = False) -> None:
@@ -45,7 +44,7 @@ class _TextBuilder(HTMLParser):
         self.current = []
         if self.pre_depth == 0:
             text = re.sub(r"[ \t\r\n\f\xa0]+", " ", text).strip()
-        prefix = "> " * (self.quote_depth + (1 if self.quoted_tail else 0))
+        prefix = "> " * self.quote_depth
         if text:
             for line in text.split("\n"):
                 self.lines.append(prefix + line)

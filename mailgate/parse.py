@@ -10,6 +10,7 @@ Windows-1252, broken base64 keeps what decodes, an HTML-only message is converte
 from __future__ import annotations
 
 import codecs
+import email.errors
 import email.policy
 import email.utils
 import hashlib
@@ -21,6 +22,10 @@ from email.parser import BytesParser
 import nh3
 
 from mailgate.html_text import html_to_text
+
+
+class RepairedBoundaryDefect(email.errors.MessageDefect):
+    """The declared multipart boundary was wrong; the one actually used was found and applied."""
 
 
 class MalformedMail(Exception):
@@ -186,8 +191,10 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], atts: list[Attachmen
             plain = [p for p in parts if p.get_content_type() == "text/plain"]
             html = [p for p in parts if p.get_content_type() == "text/html"]
             nested = [p for p in parts if p.is_multipart()]
-            if plain and not _is_attachment(plain[0]):
-                texts.append(decode_bytes(_payload(plain[0]), plain[0].get_content_charset()))
+            plain_text = decode_bytes(_payload(plain[0]), plain[0].get_content_charset()) \
+                if plain and not _is_attachment(plain[0]) else ""
+            if plain_text.strip() or (plain and not html and not nested):
+                texts.append(plain_text)
                 if html:
                     htmls.append(decode_bytes(_payload(html[0]), html[0].get_content_charset()))
                 return
@@ -203,7 +210,8 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], atts: list[Attachmen
         data = inner[0].as_bytes() if isinstance(inner, list) and inner else _payload(msg)
         _add_attachment(msg, data, atts, default_name="forwarded.eml")
         return
-    if _is_attachment(msg):
+    if _is_attachment(msg) or (texts and msg.get_filename()):
+        # a named text part after the body is a .txt/.html file the sender attached
         _add_attachment(msg, _payload(msg), atts)
         return
     body = decode_bytes(_payload(msg), msg.get_content_charset())
@@ -230,6 +238,30 @@ def _add_attachment(part: Message, data: bytes, atts: list[Attachment],
                            data=data, sha256=hashlib.sha256(data).hexdigest(), inline=inline))
 
 
+def _repair_boundaries(msg: Message) -> None:
+    """Re-split multiparts whose declared boundary never occurs (a broken MTA rewrote it).
+
+    The stdlib then keeps the whole body as one string, and relaying that would show raw MIME.
+    The boundary actually used is the "--token" line that recurs and encloses MIME headers.
+    """
+    for part in list(msg.walk()):
+        body = part.get_payload()
+        if not part.is_multipart() and part.get_content_maintype() == "multipart" \
+                and isinstance(body, str):
+            tokens = re.findall(r"(?m)^--(\S{4,}?)(?:--)?[ \t]*\r?$", body)
+            candidates = [t for t in dict.fromkeys(tokens) if tokens.count(t) >= 2
+                          or body.count("--" + t + "--")]
+            if not candidates:
+                continue
+            part.set_param("boundary", candidates[0])
+            inner = BytesParser(policy=email.policy.compat32).parsebytes(
+                b"Content-Type: " + str(part.get("Content-Type")).encode("utf-8", "replace")
+                + b"\n\n" + body.encode("utf-8", "surrogateescape"))
+            if inner.is_multipart():
+                part.set_payload(inner.get_payload())
+                part.defects.append(RepairedBoundaryDefect())
+
+
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parse raw RFC 5322 bytes; raise MalformedMail (with a reason) if nothing usable is there."""
     if not raw or not raw.strip():
@@ -239,6 +271,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         raise MalformedMail("no header section: the first line is not a header")
     try:
         msg = BytesParser(policy=email.policy.compat32).parsebytes(raw)
+        _repair_boundaries(msg)
         texts: list[str] = []
         htmls: list[str] = []
         atts: list[Attachment] = []

@@ -27,7 +27,8 @@ from functools import lru_cache
 from mailparser_reply.constants import MAIL_LANGUAGES
 
 _QUOTE_PREFIX = re.compile(r"^[ \t]*((?:>[ \t]?)+)")
-_VERBS = (r"wrote|schreef|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|napisał\(a\)|"
+_VERBS = (r"wrote|schreef|het volgende geschreven|schrieb|"
+          r"a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|napisał\(a\)|"
           r"napisała|napisał|napsal\(a\)|napsal|írta|kirjoitti|пишет|написал\(а\)|написала|"
           r"написал|yazdı|έγραψε|写道|작성|schreibt|escribi[oó]|scrive")
 _ATTRIBUTION_VERB = re.compile(rf"(?:{_VERBS})(?:\b[^:：]{{0,160}})?[:：]\s*$|(?:{_VERBS})\s*$",
@@ -41,7 +42,11 @@ _SEPARATOR = re.compile(
     r"ursprüngliche nachricht|urspr\.? nachricht|message d'origine|mensaje original|"
     r"messaggio originale|mensagem original|oprindelig meddelelse|ursprungligt meddelande|"
     r"wiadomość oryginalna|původní zpráva|исходное сообщение|alkuperäinen viesti|"
-    r"eredeti üzenet|reply above this line|antwoord boven deze regel)[ \t]*[-_=*]*[ \t]*$")
+    r"eredeti üzenet|reply above this line|antwoord boven deze regel|oprindelig besked|"
+    r"original besked|opprinnelig melding|originalnachricht|originalmeddelande|"
+    r"original message|message original|oorspronkelijk|doorgestuurd bericht)[ \t]*[-_=*]*[ \t]*$")
+_RULE = re.compile(r"^[ \t]*[-_=*]{2,}[ \t]*$")
+_PREAMBLE = re.compile(r"^[ \t]*\w[\w ]{0,25}[ \t]?:[ \t].{0,40}\d{1,2}[:.]\d{2}.{0,20}$")
 _UNDERSCORES = re.compile(r"^[ \t]*(_{20,}|-{20,})[ \t]*$")
 _FROM_FIELD = re.compile(
     r"(?i)^[ \t]*[*_]{0,2}(from|van|von|de|da|od|fra|från|lähettäjä|feladó|от|发件人|寄件者|"
@@ -49,20 +54,32 @@ _FROM_FIELD = re.compile(
 _OTHER_FIELD = re.compile(
     r"(?i)^[ \t]*[*_]{0,2}(sent|date|to|subject|cc|verzonden|datum|aan|onderwerp|gesendet|an|"
     r"betreff|envoyé|à|objet|enviado|para|asunto|fecha|inviato|a|oggetto|data|wysłano|do|temat|"
-    r"sendt|til|emne|skickat|till|ämne|odesláno|komu|předmět|отправлено|кому|тема|发送时间|"
+    r"sendt|til|emne|dato|skickat|till|ämne|odesláno|komu|předmět|отправлено|кому|тема|发送时间|"
     r"收件人|主题|日付|宛先|件名|送信日時|lähetetty|vastaanottaja|aihe|elküldve|címzett|tárgy|"
     r"reply-to|kopie|copie à)[*_]{0,2}[ \t]*[:：]")
 _MOBILE = re.compile(
     r"(?i)^[ \t]*(sent from|sent via|sent with|verzonden (vanaf|met|vanuit|via|van)|"
     r"verstuurd (vanaf|met|vanuit|via|van)|gesendet (von|vom|mit)|envoyé (de|depuis)|"
     r"enviado (desde|de)|inviato da|get outlook for|outlook voor (ios|android) downloaden|"
-    r"download outlook|skickat från|sendt fra|wysłano z|von meinem|"
-    r"sent from yahoo|sent from mail for windows)\b")
+    r"download outlook|skickat från|sendt fra|wysłano z|von meinem|envoyé à partir de|"
+    r"envoyé de mon|lähetetty|odesláno z|sent from yahoo|sent from mail for windows)\b")
 _DASH_SIG = re.compile(r"^--[ \t]?$")
 _CLOSING = re.compile(
-    r"(?i)^[ \t]*(met vriendelijke groet(en)?|vriendelijke groet(en)?|hartelijke groet(en)?|"
-    r"groet(en|jes)?|mvg|m\.v\.g\.|best regards|kind regards|warm regards|regards|"
-    r"best wishes|many thanks|cheers|mit freundlichen grüßen|viele grüße|cordialement)[ \t,.!]*$")
+    r"(?i)^[ \t]*((met )?(vriendelijke|hartelijke|beste|lieve) groet(en)?|groet(en|jes)?|mvg|"
+    r"m\.v\.g\.|gr\.|liefs|met groet|"
+    r"(best|kind|warm|warmest|kindest) regards|regards|best wishes|all the best|best|"
+    r"many thanks|thanks( again| a lot)?|thank you( very much)?|cheers|sincerely|"
+    r"yours (sincerely|truly|faithfully)|take care|"
+    r"mit freundlichen grüßen|(viele|beste|liebe) grüße|(freundliche )?grüße|gruß|mfg|lg|vg|"
+    r"cordialement|bien à vous|salutations|bien cordialement|"
+    r"saludos|atentamente|un saludo|cordiali saluti|saluti|"
+    r"(med )?venlig hilsen|(med )?vennlig hilsen|hilsen|mvh|kh|vh|"
+    r"(med )?vänliga hälsningar|hälsningar|bästa hälsningar|"
+    r"pozdrawiam|z poważaniem|z powazaniem|s pozdravem|ystävällisin terveisin|terveisin)"
+    r"[ \t,.!]*$")
+_SLASH_NAME = re.compile(r"^[ \t]*/\w[\w.-]*( \w[\w.-]*)?[ \t]*$")  # Swedish "/John"
+_LIST_FOOTER = re.compile(r"(?i)^\S.* mailing list\s*$|/listinfo/|/mailman/|"
+                          r"^to unsubscribe from this (group|list)")
 _CONTACT = re.compile(r"(?i)@|https?://|www\.|\+?\d[\d ()./-]{7,}\d|\b(tel|mob|fax|t|m|e)\s*[:.]")
 
 
@@ -85,11 +102,17 @@ def _library_patterns() -> list[re.Pattern[str]]:
     return patterns
 
 
+def _unframe(text: str) -> str:
+    """Zoho writes "---- On ... wrote ----": drop the frame around an attribution."""
+    return re.sub(r"[-=\s]+$", "", re.sub(r"^[-=\s]+", "", text.replace("\xa0", " ")))
+
+
 def _looks_like_attribution(text: str) -> bool:
-    text = text.replace("\xa0", " ").strip()
-    if not text or len(text) > 400 or not text.rstrip().endswith((":", "：")):
-        if not re.search(r"(?i)(wrote|schreef|schrieb)\s*$", text):
-            return False
+    text = _unframe(text)
+    if not text or len(text) > 400:
+        return False
+    if not text.endswith((":", "：")) and not re.search(rf"(?i)(?:{_VERBS})$", text):
+        return False
     has_anchor = bool(_EMAIL.search(text) or _DATEISH.search(text) or _OPENER.match(text))
     if _ATTRIBUTION_VERB.search(text) and has_anchor:
         return True
@@ -99,22 +122,25 @@ def _looks_like_attribution(text: str) -> bool:
 
 
 def _attribution_at(lines: list[str], j: int) -> int | None:
-    """If line j ends an attribution, the index of its first line."""
-    last = _strip_quote(lines[j]).strip()
-    if not last or not (last.endswith((":", "：")) or re.search(r"(?i)(wrote|schreef)$", last)):
+    """If line j ends an attribution, the index of its first line (clients wrap long ones)."""
+    if len(lines[j]) > 400:  # attributions are short; long lines would only cost time
         return None
-    start = None
-    if _looks_like_attribution(last):
-        start = j
+    last = _unframe(_strip_quote(lines[j]))
+    if not last or not (last.endswith((":", "：")) or re.search(rf"(?i)(?:{_VERBS})$", last)):
+        return None
+    start = j if _looks_like_attribution(last) else None
     for back in (1, 2):
         k = j - back
-        if k < 0 or not _strip_quote(lines[k]).strip():
+        first = _strip_quote(lines[k]).strip() if k >= 0 else ""
+        if not first or len(first) > 400 or _is_quoted(lines[k]) != _is_quoted(lines[j]):
             break
         joined = " ".join(_strip_quote(x).strip() for x in lines[k:j + 1])
-        first = _strip_quote(lines[k]).strip()
-        if _OPENER.match(first) and _looks_like_attribution(joined):
-            start = k
-        elif start is None and _looks_like_attribution(joined) and len(first) < 100:
+        if not _looks_like_attribution(joined):
+            continue
+        opener = bool(_OPENER.match(_unframe(first)))
+        continues = not first.endswith((".", "!", "?")) and len(first) < 120 and (
+            bool(_DATEISH.search(first)) or last.startswith("<") or last[:1].islower())
+        if opener or continues or (start is None and len(first) < 100):
             start = k
     return start
 
@@ -135,28 +161,74 @@ def _outlook_block_at(lines: list[str], i: int) -> int | None:
     for k in range(probe + 1, min(len(lines), probe + 8)):
         if _OTHER_FIELD.match(_strip_quote(lines[k])):
             fields += 1
-    return i if fields >= 1 else None
+    if fields < 1:
+        return None
+    # include what clients put just above the block: "====", "-------- Oprindelig besked
+    # --------", a "Message du : <date>" line
+    while i > 0 and (not lines[i - 1].strip() or _RULE.match(lines[i - 1])
+                     or _SEPARATOR.match(lines[i - 1]) or _PREAMBLE.match(lines[i - 1])):
+        i -= 1
+    return i
+
+
+def _cut_footer(lines: list[str]) -> list[str]:
+    """Mailman's list footer ("____ / riak-users mailing list / ...listinfo...") at the end."""
+    for i in range(max(0, len(lines) - 8), len(lines)):
+        if _LIST_FOOTER.search(lines[i]):
+            while i > 0 and (not lines[i - 1].strip() or _RULE.match(lines[i - 1])):
+                i -= 1
+            return lines[:i] if i > 0 else lines
+    return lines
 
 
 def _cut_signature(lines: list[str]) -> list[str]:
-    for i, line in enumerate(lines):
-        if i > 0 and (_DASH_SIG.match(line) or (_MOBILE.match(line) and len(line) < 90)):
+    """Drop the signature: "-- ", a mobile footer, or a closing with the lines below it."""
+    content = [i for i, x in enumerate(lines) if x.strip()]
+    if not content:
+        return lines
+    for i in content[1:]:
+        line = lines[i]
+        after = [k for k in content if k > i]
+        if _DASH_SIG.match(line) and len(after) <= 15:
             return lines[:i]
-    for i in range(len(lines) - 1, max(-1, len(lines) - 12), -1):
-        if i > 0 and _CLOSING.match(lines[i]):
-            tail = [x for x in lines[i + 1:] if x.strip()]
-            if len(tail) <= 8 and all(len(x) <= 80 for x in tail):
-                keep = lines[:i + 1]
-                if tail and not _CONTACT.search(tail[0]):
-                    keep.append(tail[0])
-                return keep
+        if _MOBILE.match(line) and len(after) <= 3 and _short_footer(line):
+            return lines[:i]
+    last = content[-1]
+    if len(content) > 1 and _SLASH_NAME.match(lines[last]):
+        return lines[:last]
+    for i in reversed(content[1:]):
+        if last - i > 8:
+            break
+        if _CLOSING.match(lines[i]):
+            tail = [lines[k] for k in content if k > i]
+            if len(tail) <= 6 and all(len(x.strip()) <= 60 for x in tail):
+                return lines[:i]
             break
     return lines
 
 
+def _short_footer(line: str) -> bool:
+    """"Sent from my iPhone" is a footer; "Sent from my desk, which is easier" is a sentence."""
+    bare = re.sub(r"<[^>]*>", "", line).strip()
+    return len(bare) <= 60 and "," not in bare and not bare.endswith(("?", "!"))
+
+
+def _merge_continuations(lines: list[str]) -> list[str]:
+    """Gmail sometimes wraps an attribution so that its final ">:" lands on a line of its own,
+    which would otherwise look like a quoted line."""
+    out: list[str] = []
+    for line in lines:
+        if out and re.fullmatch(r"[ \t]*>[ \t]*[:：][ \t]*", line) and out[-1].strip():
+            out[-1] = out[-1].rstrip() + line.strip()
+        else:
+            out.append(line)
+    return out
+
+
 def extract_reply(text: str) -> str:
     """The new words of a reply, without quoted history and signature."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    original = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = _merge_continuations(original.split("\n"))
     commands = 0
     while commands < len(lines) and lines[commands].lstrip().startswith("#"):
         commands += 1
@@ -166,8 +238,9 @@ def extract_reply(text: str) -> str:
     for i in range(commands, len(lines)):
         if _is_quoted(lines[i]):
             continue
-        if _outlook_block_at(lines, i) is not None:
-            first_header = (i, "block")
+        block = _outlook_block_at(lines, i)
+        if block is not None:
+            first_header = (max(block, commands), "block")
             break
         start = _attribution_at(lines, i)
         if start is not None:
@@ -177,30 +250,43 @@ def extract_reply(text: str) -> str:
     before = lines[:first_header[0]] if first_header else lines
     new_words = [x for x in before if x.strip() and not _is_quoted(x)]
     top_posted = len(new_words) >= 2 or sum(len(x) for x in new_words) > 40
-    if first_header and (top_posted or first_header[1] == "block"):
+    if first_header and new_words and (top_posted or first_header[1] == "block"):
         kept = [x for x in before if not _is_quoted(x)]
     else:
         kept = _interleaved(lines, commands)
 
-    kept = _cut_signature(kept)
-    result = "\n".join(x.rstrip() for x in kept)
-    result = re.sub(r"\n{3,}", "\n\n", result).strip()
-    if not result:
-        return text.replace("\r\n", "\n").strip()
-    return result
+    kept = _cut_signature(_cut_footer(kept))
+    result = "\n".join(x.rstrip() for x in kept).strip("\n")
+    if not result.strip():
+        return original.strip()
+    return result.strip()
 
 
 def _interleaved(lines: list[str], commands: int) -> list[str]:
-    """Bottom-posted or inline answers: keep unquoted text, drop quotes and their attributions."""
+    """Bottom-posted or inline answers: keep unquoted text, drop quotes and their attributions.
+
+    A header block with nothing above it (a forward without comment, or a client that puts the
+    original's headers first) is skipped so that the text below it is kept.
+    """
     kept: list[str] = []
+    dropped = False  # a quote was removed since the last line of text
     i = 0
     while i < len(lines):
         line = lines[i]
         if _is_quoted(line):
+            dropped = True
             i += 1
             continue
+        if not line.strip() and dropped and kept and not kept[-1].strip():
+            i += 1  # the blank lines around a removed quote collapse into one
+            continue
+        if line.strip():
+            dropped = False
         if i >= commands and _outlook_block_at(lines, i) is not None:
-            break
+            if any(x.strip() for x in kept):
+                break
+            i = _block_end(lines, i)
+            continue
         if i >= commands and line.strip():
             end = _attribution_end(lines, i)
             if end is not None:
@@ -214,6 +300,17 @@ def _interleaved(lines: list[str], commands: int) -> list[str]:
         kept.append(line)
         i += 1
     return kept
+
+
+def _block_end(lines: list[str], i: int) -> int:
+    """The index just after a header block starting at i (it ends at the first blank line)."""
+    k = i
+    while k < len(lines) and (not lines[k].strip() or _RULE.match(lines[k])
+                              or _SEPARATOR.match(lines[k])):
+        k += 1
+    while k < len(lines) and lines[k].strip():
+        k += 1
+    return k
 
 
 def _attribution_end(lines: list[str], i: int) -> int | None:

@@ -27,15 +27,20 @@ from flufl.bounce import all_failures
 from mailgate.classify.bounce_text import (
     failed_addresses,
     is_bounce_subject,
+    is_permanent,
     looks_permanent,
 )
 from mailgate.classify.verdict import Bounced, ClassifyContext, Verdict
-from mailgate.parse import ParsedMail, decode_bytes
+from mailgate.parse import ParsedMail, decode_bytes, decode_header, raw_header
 
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status")
 _DAEMON = re.compile(r"(?i)^(mailer-daemon|mail-daemon|mailerdaemon|postmaster|mdaemon|"
-                     r"mail\.?delivery|maildelivery|bounces?|bounce-\S*|nobody|"
+                     r"mail\.?delivery|maildelivery|bounces?|bounce-\S*|nobody|post_master|"
+                     r"\S+-(admin|owner|bounces?|request)|owner-\S+|"
                      r"mailer|microsoftexchange\S*|mail\.daemon|mx|smtp)$")
+# The SMTP transcript or DSN fields of a bounce, as found in a forwarded copy.
+_TRANSCRIPT = re.compile(r"(?im)^\s*(final-recipient|diagnostic-code|status)\s*:|"
+                         r"permanent fatal errors|<<< ?5\d\d|said: 5\d\d|user unknown")
 _DAEMON_NAME = re.compile(r"(?i)mail delivery (system|subsystem|service)|mailer[- ]daemon|"
                           r"postmaster|delivery status notification|mail administrator")
 
@@ -68,37 +73,64 @@ def _address_of(value: str | None) -> str | None:
     return match.group(0).strip(".").lower() if match else None
 
 
-def _from_dsn(mail: ParsedMail) -> Verdict | None:
-    parts = [p for p in mail.headers.walk() if p.get_content_type() in _DSN_TYPES]
-    if not parts:
+def _split_recipients(blocks: list[Message]) -> list[Message]:
+    """Split blocks that hold several recipients: some MTAs (AOL) omit the blank line between
+    per-recipient groups, so one block carries several Final-Recipient fields."""
+    out: list[Message] = []
+    for block in blocks:
+        if len(block.get_all("Final-Recipient") or []) < 2:
+            out.append(block)
+            continue
+        current = Message()
+        for name, value in block.items():
+            if name.lower() == "final-recipient" and current.get("Final-Recipient") is not None:
+                out.append(current)
+                current = Message()
+            current[name] = value
+        out.append(current)
+    return out
+
+
+def _recipient_verdict(block: Message) -> Bounced | str | None:
+    """A failed recipient, the address of a delivered one, or None for a per-message block."""
+    addr = _address_of(block.get("Final-Recipient")) or _address_of(block.get("Original-Recipient"))
+    if addr is None:
         return None
+    action = str(block.get("Action") or "").strip().lower().split(" ")[0]
+    status = str(block.get("Status") or "").strip().split(" ")[0] or None
+    diagnostic = re.sub(r"\s+", " ", str(block.get("Diagnostic-Code") or ""))
+    if action in ("delivered", "relayed", "expanded", "deliverable") or (
+            status and status.startswith("2") and action not in ("failed", "undeliverable")):
+        return addr
+    return Bounced(addr, is_permanent(status, action, diagnostic), status)
+
+
+def _dsn_verdict(blocks: list[Message], where: str) -> Verdict | None:
     failed: list[Bounced] = []
     delivered: list[str] = []
-    for part in parts:
-        for block in _dsn_blocks(part):
-            addr = _address_of(block.get("Final-Recipient")) or _address_of(
-                block.get("Original-Recipient"))
-            if addr is None:
-                continue
-            action = str(block.get("Action") or "").strip().lower()
-            status = str(block.get("Status") or "").strip().split(" ")[0] or None
-            diagnostic = str(block.get("Diagnostic-Code") or "")
-            if action in ("delivered", "relayed", "expanded"):
-                delivered.append(addr)
-                continue
-            if status and status[0] in "45":
-                permanent = status[0] == "5" and action != "delayed"
-            elif action == "delayed":
-                permanent = False
-            else:
-                permanent = looks_permanent(diagnostic) is not False
-            failed.append(Bounced(addr, permanent, status))
+    for block in _split_recipients(blocks):
+        outcome = _recipient_verdict(block)
+        if isinstance(outcome, Bounced):
+            failed.append(outcome)
+        elif isinstance(outcome, str):
+            delivered.append(outcome)
     if failed:
         kinds = ", ".join(sorted({f"{b.status or '?'}" for b in failed}))
-        return Verdict("bounce", f"RFC 3464 delivery status notification (status {kinds})", failed)
+        return Verdict("bounce", f"{where} (status {kinds})", failed)
     if delivered:
-        return Verdict("delivery-report", "RFC 3464 delivery status notification: delivered")
+        return Verdict("delivery-report", f"{where}: delivered")
     return None
+
+
+def _from_dsn(mail: ParsedMail) -> Verdict | None:
+    parts = [p for p in mail.headers.walk() if p.get_content_type() in _DSN_TYPES]
+    blocks = [b for part in parts for b in _dsn_blocks(part)]
+    verdict = _dsn_verdict(blocks, "RFC 3464 delivery status notification")
+    if verdict is None and re.search(r"(?im)^\s*final-recipient\s*:", mail.text):
+        # Some MTAs (Amazon WorkMail, broken Postfix setups) put the DSN fields in the text.
+        text = re.sub(r"(?m)^[ \t]+(?=[\w-]+\s*:)", "", mail.text)
+        verdict = _dsn_verdict(_rfc822_fields(text), "delivery status fields in the text")
+    return verdict
 
 
 def _is_feedback(mail: ParsedMail) -> bool:
@@ -106,7 +138,40 @@ def _is_feedback(mail: ParsedMail) -> bool:
     if msg.get_content_type() == "multipart/report" and \
             str(msg.get_param("report-type") or "").lower() == "feedback-report":
         return True
-    return any(p.get_content_type() == "message/feedback-report" for p in msg.walk())
+    for part in msg.walk():
+        if part.get_content_type() == "message/feedback-report":
+            return True
+        # Microsoft's JMRP complaints are plain multipart/mixed with the reported message
+        # attached; the attached copy carries X-HmXmrOriginalRecipient.
+        if part.get("X-HmXmrOriginalRecipient") is not None and part is not msg:
+            return True
+    return bool(re.match(r"(?i)\s*complaint about message from", mail.subject or ""))
+
+
+def _from_ses(mail: ParsedMail) -> Verdict | None:
+    """Amazon SES notifications forwarded by SNS: a JSON document as the body.
+
+    Read with patterns rather than json.loads: SNS appends an unsubscribe footer and some copies
+    arrive re-wrapped or truncated.
+    """
+    text = mail.text.lstrip()
+    if '\\"notificationType\\"' in text:  # SNS envelope: the notification is an escaped string
+        text = text.replace('\\"', '"')
+    kind = re.search(r'"(?:notificationType|eventType)"\s*:\s*"(\w+)"', text[:5000])
+    if not (text.startswith("{") and kind):
+        return None
+    if kind.group(1) == "Complaint":
+        return Verdict("feedback-report", "Amazon SES complaint notification")
+    if kind.group(1) == "Delivery":
+        return Verdict("delivery-report", "Amazon SES delivery notification")
+    if kind.group(1) != "Bounce":
+        return None
+    bounce_type = re.search(r'"bounceType"\s*:\s*"(\w+)"', text)
+    permanent = bool(bounce_type) and bounce_type.group(1).lower() == "permanent"
+    listed = re.search(r'"bouncedRecipients"\s*:\s*\[(.*?)\]', text, re.DOTALL)
+    addresses = re.findall(r'"emailAddress"\s*:\s*"([^"]+)"', listed.group(1) if listed else "")
+    bounced = [Bounced(a.lower(), permanent) for a in dict.fromkeys(addresses)]
+    return Verdict("bounce", "Amazon SES bounce notification", bounced)
 
 
 def _from_flufl(msg: Message) -> list[Bounced]:
@@ -121,7 +186,8 @@ def _from_flufl(msg: Message) -> list[Bounced]:
 
 
 def _is_daemon(mail: ParsedMail) -> bool:
-    local = (mail.from_address or "").partition("@")[0]
+    sender = mail.from_address or decode_header(raw_header(mail.headers, "from")).strip()
+    local = sender.partition("@")[0].strip().strip("<>").strip()
     return bool(_DAEMON.match(local)) or bool(_DAEMON_NAME.search(mail.from_name or ""))
 
 
@@ -133,7 +199,7 @@ def check(mail: ParsedMail, raw: bytes, ctx: ClassifyContext) -> Verdict | None:
     msg = mail.headers
     if _is_feedback(mail):
         return Verdict("feedback-report", "RFC 5965 (ARF) feedback report: an abuse complaint")
-    verdict = _from_dsn(mail)
+    verdict = _from_dsn(mail) or _from_ses(mail)
     if verdict is not None:
         return verdict
     daemon = _is_daemon(mail)
@@ -141,16 +207,20 @@ def check(mail: ParsedMail, raw: bytes, ctx: ClassifyContext) -> Verdict | None:
     x_failed = [a.strip().lower() for v in msg.get_all("X-Failed-Recipients") or []
                 for a in str(v).split(",") if "@" in a]
     subject_says = is_bounce_subject(mail.subject)
-    if not (daemon or is_report or x_failed or subject_says):
+    forwarded = is_bounce_subject(mail.subject, forwarded=True) and bool(
+        _TRANSCRIPT.search(mail.text))
+    if not (daemon or is_report or x_failed or subject_says or forwarded):
         return None
+    permanent = looks_permanent(mail.text)
     bounced = _from_flufl(msg)
     how = "classic bounce (flufl.bounce)"
+    if bounced and permanent is not None:
+        bounced = [Bounced(b.address, permanent, b.status) for b in bounced]
     if not bounced:
-        permanent = looks_permanent(mail.text)
         addresses = x_failed or failed_addresses(mail.text, exclude={mail.from_address or ""})
         bounced = [Bounced(a, permanent is True) for a in addresses]
         how = "classic bounce (text heuristics)"
-    if bounced or daemon or is_report or (subject_says and _null_sender(msg)):
+    if bounced or daemon or is_report or forwarded or (subject_says and _null_sender(msg)):
         why = "mailer-daemon sender" if daemon else (
             "X-Failed-Recipients" if x_failed else "delivery-failure subject")
         return Verdict("bounce", f"{how}: {why}", bounced)

@@ -18,60 +18,109 @@ _SUBJECT = re.compile(
     r"message not delivered|mail system error|returned to sender|delivery problem|"
     r"warning: could not send|delayed mail|delivery delayed|mail could not be delivered|"
     r"rejected:|message rejected|nondeliverable|non-deliverable|permanent error|"
-    r"delivery report|notification d'état de remise|sorry, your message|bounce)")
+    r"delivery report|notification d'état de remise|sorry, your message|bounce|"
+    r"error sending|error delivering|delivery error|mail error|failed delivery|"
+    r"メールエラー|配信エラー|未配達|не доставлено|недоставлен)")
 _REPLY_PREFIX = re.compile(r"(?i)^\s*(re|aw|antw|sv|vs|fwd?|doorst|wg|tr)\s*:")
 
-_PERMANENT = re.compile(
-    r"(?i)\b5\.\d{1,3}\.\d{1,3}\b|(?<![\d.])55[0-4](?:[ -]|\b)|user unknown|unknown user|"
-    r"no such (user|mailbox|recipient|address)|does not exist|doesn't exist|"
-    r"mailbox unavailable|recipient (address )?rejected|address rejected|"
-    r"unknown (recipient|address|local part)|invalid (recipient|mailbox|address)|"
-    r"host not found|domain not found|no mx|name or service not known|account (has been )?"
-    r"(disabled|suspended|closed|deactivated)|not our customer|permanent(ly)?|"
-    r"unrouteable|unroutable|not found|user doesn't have|mailbox not found|"
-    r"rejected|blocked|denied|refused")
-_TEMPORARY = re.compile(
-    r"(?i)\b4\.\d{1,3}\.\d{1,3}\b|(?<![\d.])4[25][0-2](?:[ -]|\b)|delayed|will (be )?retry|"
-    r"still trying|temporar(y|ily)|try again later|deferred|quota|mailbox (is )?full|"
-    r"over quota|insufficient (system )?storage|warning:|not yet been delivered|"
-    r"has not been delivered yet|retry timeout")
+# Reasons that make an address dead whatever code the server chose (sisimai's "hard" reasons):
+# a 450 "User unknown" still means the mailbox does not exist.
+_HARD_REASON = re.compile(
+    r"(?i)user unknown|unknown user|no such (user|mailbox|recipient|address)|"
+    r"does(n't| not) exist|unknown (recipient|address|local part|mailbox)|"
+    r"invalid (recipient|mailbox|address)|user not found|mailbox not found|"
+    r"not listed in|no valid recipients|recipient not found|address not found|"
+    r"account (has been )?(disabled|closed|deleted|removed|deactivated)|no longer (active|valid)|"
+    r"user doesn't have|is not a valid|bad destination|non-existent|nonexistent")
+# A dead host or domain: permanent unless the server itself called it temporary (4.x.x), as
+# DNS failures can be.
+_HOST_UNKNOWN = re.compile(
+    r"(?i)host not found|domain not found|host unknown|unknown host|no mx|nxdomain|"
+    r"name or service not known|couldn't find any host|host [\w.-]+ not found|unrouteable|"
+    r"unroutable|domain name not found")
+_MAILBOX_FULL = re.compile(r"(?i)mailbox (is )?full|over quota|quota exceeded|exceeded (its|the) "
+                           r"quota|insufficient (system )?storage")
+# A notice that the message merely waited too long or will be retried: temporary, even under
+# Exim's "This is a permanent error" boilerplate.
+_EXPIRED = re.compile(
+    r"(?i)retry time(out)? (not reached|exceeded)|in the queue too long|message expired|"
+    r"delivery time expired|warning only|will (be )?retr(y|ied)|still (be )?trying|"
+    r"has not yet been delivered|not been delivered yet|delayed|delay notification|"
+    r"temporar(y|ily)|try again later|host not reachable|no route to host|connection timed out|"
+    r"could not be delivered for more than|mailbox (is )?full|over quota|quota exceeded|"
+    r"insufficient (system )?storage|deferred|failing for a long time|have been failing|"
+    r"giving up|gave up")
+_PERMANENT_WORDS = re.compile(
+    r"(?i)rejected|blocked|denied|refused|permanent(ly)?|not accepted|policy|spam|"
+    r"blacklist|blocklist|message too (large|big)|size limit|not permitted|prohibited")
+_ENHANCED = re.compile(r"(?<![\d.])([245])\.\d{1,3}\.\d{1,3}(?![\d.])")
+_BASIC = re.compile(r"(?:^|(?<=[\s:(#\[=]))([245])[0-5]\d(?=[\s\-.,)\]]|$)", re.MULTILINE)
 _ORIGINAL_STARTS = re.compile(
-    r"(?i)^(-+ ?(this is a copy of|original message|undelivered message|below this line|"
+    r"(?i)^(original message:|(-+ ?)?(this is a copy of|original message|undelivered message|"
+    r"below this line|"
     r"the original message|a copy of the original)|"
     r"(received|return-path|message-id|x-[\w-]+|dkim-signature): |"
     r"-+ ?original message follows|original message follows|"
     r"------ ?(the )?headers? of|--- ?the header of the original message)")
 _ADDRESS = re.compile(r"<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?")
-_SERVICE_LOCAL = re.compile(r"(?i)^(mailer-daemon|postmaster|mail-daemon|noreply|no-reply|root|"
-                            r"abuse|hostmaster|double-bounce)$")
+# Lines naming the original sender or ids, never the failed recipient.
+_ID_LINE = re.compile(r"(?i)message-id|in-reply-to|references|\bid[: ]|queue|"
+                      r"^\s*(mail from|from|sender|return-path|reply-to|envelope-from|cc)\s*:")
+_SERVICE_LOCAL = re.compile(r"(?i)^(mailer-daemon|mail-daemon|noreply|no-reply|root|"
+                            r"double-bounce|mail-delivery|maildelivery)$")
 
 
-def is_bounce_subject(subject: str) -> bool:
-    """Whether the subject is one a mail server writes on a failure or delay notice."""
-    return bool(subject) and not _REPLY_PREFIX.match(subject) and bool(_SUBJECT.search(subject))
+def is_bounce_subject(subject: str, forwarded: bool = False) -> bool:
+    """Whether the subject is one a mail server writes on a failure or delay notice.
+
+    With `forwarded`, a "Fwd:"/"Re:" prefix is allowed (a person passing a bounce on).
+    """
+    if not subject or (_REPLY_PREFIX.match(subject) and not forwarded):
+        return False
+    return bool(_SUBJECT.search(subject))
+
+
+def is_permanent(status: str | None, action: str, diagnostic: str) -> bool:
+    """Permanence of one RFC 3464 recipient: hard reasons, then the status class.
+
+    A full mailbox (X.2.2) is never permanent: the address exists and will work again.
+    """
+    if _HARD_REASON.search(diagnostic):
+        return True
+    if (status or "")[1:].startswith(".2.2") or _MAILBOX_FULL.search(diagnostic):
+        return False
+    if status and status[0] in "45":
+        return status[0] == "5" and action != "delayed"
+    if _HOST_UNKNOWN.search(diagnostic):
+        return True
+    if action == "delayed":
+        return False
+    if status and status[0] in "45":
+        return status[0] == "5"
+    verdict = looks_permanent(diagnostic)
+    return verdict is not False
 
 
 def looks_permanent(text: str) -> bool | None:
     """True for a permanent failure, False for a temporary one, None if the text does not say.
 
-    Only the notice itself is read (the quoted original stops the scan); a temporary marker
-    wins over a permanent one because "mailbox full" notices often quote a 5xx-looking code.
+    Only the notice itself is read (the quoted original stops the scan). A dead mailbox or host
+    is permanent whatever the code; an expiry or delay notice is temporary; otherwise the
+    RFC 3463 enhanced codes decide, then the RFC 5321 reply codes, then the wording.
     """
     head = _notice_part(text)
-    temporary = _TEMPORARY.search(head)
-    permanent = _PERMANENT.search(head)
-    strict_permanent = re.search(r"\b5\.\d{1,3}\.\d{1,3}\b|(?<![\d.])55[0-4]\b", head)
-    strict_temporary = re.search(r"\b4\.\d{1,3}\.\d{1,3}\b|(?<![\d.])4[25][0-2]\b", head)
-    if strict_permanent and not strict_temporary:
+    if _HARD_REASON.search(head) or _HOST_UNKNOWN.search(head):
         return True
-    if strict_temporary and not strict_permanent:
+    if _EXPIRED.search(head):
         return False
-    if temporary and not permanent:
-        return False
-    if permanent and not temporary:
+    for pattern in (_ENHANCED, _BASIC):
+        classes = {m.group(1) for m in pattern.finditer(head)} - {"2"}
+        if classes == {"5"}:
+            return True
+        if classes == {"4"}:
+            return False
+    if _PERMANENT_WORDS.search(head):
         return True
-    if permanent and temporary:
-        return permanent.start() < temporary.start()
     return None
 
 
@@ -87,10 +136,18 @@ def _notice_part(text: str) -> str:
 def failed_addresses(text: str, exclude: set[str]) -> list[str]:
     """Addresses the notice names as failed, in order of appearance, without service senders."""
     found: list[str] = []
-    for match in _ADDRESS.finditer(_notice_part(text)):
-        addr = match.group(1).strip(".").lower()
-        local = addr.partition("@")[0]
-        if addr in exclude or addr in found or _SERVICE_LOCAL.match(local):
-            continue
-        found.append(addr)
-    return found[:10]
+    for line in _notice_part(text).splitlines():
+        if _ID_LINE.search(line):
+            continue  # Message-IDs and queue ids look like addresses
+        for match in _ADDRESS.finditer(line):
+            addr = match.group(1).strip(".").lower()
+            local = addr.partition("@")[0]
+            if addr in exclude or addr in found or _SERVICE_LOCAL.match(local) \
+                    or re.fullmatch(r"[\d.a-f-]{12,}", local):
+                continue
+            found.append(addr)
+    if not found:  # the notice names no one: the failed recipient is in the returned headers
+        for match in re.finditer(r"(?im)^[ \t]*to:[ \t]*(.+)$", text):
+            found += [a.lower() for a in _ADDRESS.findall(match.group(1))
+                      if a.lower() not in exclude]
+    return list(dict.fromkeys(found))[:10]
