@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from mailgate.attachments import AttachmentPolicy
+from mailgate.authentication import sender_trust
 from mailgate.classify import ClassifyContext
 from mailgate.compose import Composer
 from mailgate.inspect import Analysis, analyse
@@ -64,6 +65,7 @@ class Pipeline:
     platform_fee: float = 0.0
     open_local: str = "open"
     default_language: str = "nl"
+    trusted_authserv_id: str = ""  # inbound.trusted_authserv_id (mailgate.authentication)
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
@@ -189,7 +191,9 @@ class Pipeline:
             inbound_id=row.id,
             sender_address=parsed.from_address,
             sender_matches=found.sender_matches,
-            hold_reason=found.hold_reason,
+            hold_reason=found.hold_reason or (  # a DMARC/DKIM failure our MTA reported
+                sender_trust(parsed.headers, self.trusted_authserv_id)
+                if found.sender_matches else None),
             channel=found.channel,
             counterpart=found.counterpart,
             max_participants=self.case_settings.max_participants,

@@ -89,7 +89,7 @@ class InboundHandler:
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         if not self.accepting:
-            return replies.SHUTTING_DOWN
+            return _answer(server, envelope, replies.SHUTTING_DOWN)
         raw = envelope.original_content or b""
         try:
             await asyncio.to_thread(
@@ -98,13 +98,19 @@ class InboundHandler:
             )
         except Exception:  # the sender's MTA keeps the mail and retries: nothing is lost
             log.exception("could not store inbound mail")
-            if isinstance(server, LMTP):
-                return "\r\n".join([replies.STORE_FAILED] * len(envelope.rcpt_tos))
-            return replies.STORE_FAILED
+            return _answer(server, envelope, replies.STORE_FAILED)
         self.on_stored()
-        if isinstance(server, LMTP):  # RFC 2033: one reply per accepted recipient
-            return "\r\n".join([replies.ACCEPTED] * len(envelope.rcpt_tos))
-        return replies.ACCEPTED
+        return _answer(server, envelope, replies.ACCEPTED)
+
+
+def _answer(server: SMTP, envelope: Envelope, reply: str) -> str:
+    """SMTP answers DATA once; LMTP once per accepted RCPT, in RCPT order, a repeated address
+    included (RFC 2033 section 4.2), or the client waits for the missing replies. aiosmtpd's
+    LMTP class only adds LHLO and writes whatever DATA returns plus CRLF: the handler gives
+    one reply line per recipient (envelope.rcpt_tos holds the accepted ones only)."""
+    if isinstance(server, LMTP):
+        return "\r\n".join([reply] * max(len(envelope.rcpt_tos), 1))
+    return reply
 
 
 async def start_server(

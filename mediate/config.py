@@ -7,6 +7,7 @@ may come from the environment instead of the file:
 - ``MEDIATE_SECRET_KEY``       -> ``service.secret_key``
 - ``MEDIATE_OUTBOUND_PASSWORD`` -> ``outbound.password``
 - ``MEDIATE_DATABASE_URL``     -> ``database.url``
+- ``MEDIATE_IMAP_PASSWORD``    -> ``inbound.imap.password``
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ ENVIRONMENT = {
     "MEDIATE_SECRET_KEY": ("service", "secret_key"),
     "MEDIATE_OUTBOUND_PASSWORD": ("outbound", "password"),
     "MEDIATE_DATABASE_URL": ("database", "url"),
+    "MEDIATE_IMAP_PASSWORD": ("inbound", "imap", "password"),
 }
 INSECURE_EXAMPLE_KEY = "change-me-this-is-the-example-key-not-a-secret"
 
@@ -131,9 +133,12 @@ def from_mapping(
 ) -> Settings:
     environ = os.environ if environ is None else environ
     data = {key: dict(value) if isinstance(value, dict) else value for key, value in data.items()}
-    for variable, (section, key) in ENVIRONMENT.items():
+    for variable, (*sections, key) in ENVIRONMENT.items():
         if environ.get(variable):
-            data.setdefault(section, {})[key] = environ[variable]
+            target = data
+            for section in sections:  # copied, so the caller's mapping is left as it was
+                target[section] = target = dict(target.get(section) or {})
+            target[key] = environ[variable]
     try:
         settings = Settings.model_validate({**data, "base_dir": base_dir})
     except ValidationError as error:

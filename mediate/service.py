@@ -17,9 +17,10 @@ from sqlmodel import Session, select
 
 from mailgate.attachments import AttachmentPolicy
 from mailgate.compose import Composer
+from mailgate.imap import ImapPoller
 from mailgate.outbox import OutboxWorker
 from mailgate.pipeline import Pipeline
-from mailgate.smtp_server import InboundHandler, start_server
+from mailgate.smtp_server import InboundHandler, start_server, store_inbound
 from mailgate.transports import Transport, make_transport
 from mediate.config import Settings
 from mediate.scheduler import Scheduler
@@ -73,6 +74,7 @@ class Service:
     handler: InboundHandler = field(init=False)
     scheduler: Scheduler = field(init=False)  # reminders, readiness, digests (issue 5)
     smtp_port: int = 0
+    imap: ImapPoller | None = None  # inbound.imap: a thread fetching from a mailbox
     _server: asyncio.base_events.Server | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -85,6 +87,7 @@ class Service:
             AttachmentPolicy(), on_enqueued=self.outbox.nudge, mediators=s.mediators,
             case_settings=s.cases, platform_fee=platform_fee(s),
             open_local=open_local(s), default_language=s.service.default_language,
+            trusted_authserv_id=s.inbound.trusted_authserv_id,
         )
         self.handler = InboundHandler(
             self.engine, s.service.domain, s.service.secret_key, self.pipeline.nudge,
@@ -113,9 +116,14 @@ class Service:
             asyncio.create_task(self.outbox.run(), name="outbox"),
         ]
         self.scheduler.start()
+        if s.inbound.imap.enabled:
+            self.imap = self._imap_poller(asyncio.get_running_loop())
+            self.imap.start()
 
     async def stop(self) -> None:
         self.handler.accepting = False
+        if self.imap is not None:
+            await asyncio.to_thread(self.imap.stop)
         await self.scheduler.stop()
         if self._server is not None:
             self._server.close()
@@ -127,6 +135,16 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.transport.close()
+
+    def _imap_poller(self, loop: asyncio.AbstractEventLoop) -> ImapPoller:
+        """IMAP stores through the same durable path as SMTP, from its own thread."""
+        s = self.settings
+
+        def store(raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
+            return store_inbound(self.engine, raw, mail_from, rcpt_tos, "imap")
+
+        return ImapPoller(s.inbound.imap, s.service.domain, store,
+                          on_stored=lambda: loop.call_soon_threadsafe(self.pipeline.nudge))
 
     async def settle(self, timeout: float = 15.0) -> None:
         """Wait until no inbound mail is pending and no copy is due (tests and the demo)."""
