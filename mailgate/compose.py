@@ -13,9 +13,12 @@ Threading, per recipient and per channel (the shared case, or one party's privat
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -23,11 +26,12 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
+from threads import attachments
 from threads.addresses import NO_REPLY_LOCAL, bounce_address, private_address, reply_address
 from threads.cases import mediator_of
+from threads.crypto import AtRestKey, seal
 from threads.models import OutgoingMail, Participant, ThreadRoot
 from threads.notices import Notice
 
@@ -47,6 +51,20 @@ def clean_subject(subject: str, ref: str) -> str:
     return subject
 
 
+def with_files(raw: bytes, files: list[dict], load: Callable[[str], bytes]) -> bytes:
+    """Add the copy's files (stored once as blobs) to its composed text, just before sending."""
+    if not files:
+        return raw
+    mail = email.message_from_bytes(raw, policy=email.policy.SMTP)
+    for item in files:
+        maintype, _, subtype = item["content_type"].partition("/")
+        if not subtype:
+            maintype, subtype = "application", "octet-stream"
+        mail.add_attachment(load(item["sha256"]), maintype=maintype, subtype=subtype,
+                            filename=item["filename"])
+    return mail.as_bytes()
+
+
 def thread_index(root: str, depth: int) -> str:
     """An Outlook Thread-Index: a 22-byte header fixed by the root, one 5-byte block a level."""
     header = b"\x01" + hashlib.sha256(root.encode()).digest()[:21]
@@ -63,6 +81,12 @@ class Composer:
     service_name: str = "Mediate"
     base_url: str = ""
     secret: str = ""
+    at_rest: AtRestKey | None = None  # privacy.encryption_key: outbox rows stored sealed
+    # links(participant, purpose) -> the participant's signed page link (threads.links)
+    links: Callable[[Participant, str], str] | None = None
+    # exporter(session, notice) -> {"file": {sha256, filename, content_type}} or {"link": url}:
+    # the application builds the case file for #export (mailgate cannot).
+    exporter: Callable[[Session, Notice], dict] | None = None
 
     def __post_init__(self) -> None:
         self.env = Environment(
@@ -82,14 +106,31 @@ class Composer:
         return head.split(":", 1)[1].strip(), body.strip("\n") + "\n"
 
     def enqueue(self, session: Session, notices: list[Notice]) -> list[OutgoingMail]:
+        self._mediators: dict[int, Participant] = {}
+        self._files: dict[int, list] = {}
         return [self.enqueue_one(session, notice) for notice in notices]
+
+    def _mediator(self, session: Session, case) -> Participant:  # noqa: ANN001
+        # One decision fans out to up to 30 copies: look the mediator up once, not per copy.
+        cache = getattr(self, "_mediators", {})
+        if case.id not in cache:
+            cache[case.id] = mediator_of(session, case)
+        return cache[case.id]
+
+    def _attachments(self, session: Session, message) -> list:  # noqa: ANN001
+        if message is None:
+            return []
+        cache = getattr(self, "_files", {})
+        if message.id not in cache:
+            cache[message.id] = attachments.of(session, message)
+        return cache[message.id]
 
     def _addresses(self, session: Session, notice: Notice) -> tuple[str, Participant | None]:
         """The address this copy comes from (and replies go to), and the case's mediator."""
         case, recipient = notice.case, notice.recipient
         if case is None:
             return f"{NO_REPLY_LOCAL}@{self.domain}", None
-        mediator = mediator_of(session, case)
+        mediator = self._mediator(session, case)
         if recipient is None:  # an outsider never learns a reply token
             return f"{NO_REPLY_LOCAL}@{self.domain}", mediator
         if notice.channel == "private" and notice.counterpart is not None:
@@ -108,8 +149,16 @@ class Composer:
                                 and recipient.private_token else None),
             "channel": notice.channel, "counterpart": notice.counterpart,
             "service_name": self.service_name, "base_url": self.base_url,
-            "domain": self.domain,
+            "domain": self.domain, "links": self.links,
+            "attachments": self._attachments(session, notice.message),
         }
+        extra_files: list[dict] = []
+        if notice.kind == "export":
+            made = self.exporter(session, notice) if self.exporter else {}
+            if "file" in made:
+                extra_files.append(made["file"])
+            context.update(export_link=made.get("link"), export_days=made.get("days", 7),
+                           export_filename=made.get("file", {}).get("filename"))
         topic, body = self.render(notice.kind, notice.lang, context)
         message_id = f"<{uuid.uuid4().hex}@{self.domain}>"
         mail = EmailMessage()
@@ -139,13 +188,14 @@ class Composer:
             case_id=case.id if case else None,
             participant_id=recipient.id if recipient else None,
             message_ref_id=notice.message.id if notice.message else None,
-            kind=notice.kind, channel=channel, message_id=message_id, envelope_from="",
-            rcpt_to=rcpt, raw=b"",
+            kind=notice.kind, channel=channel, message_id=message_id,
+            envelope_from=bounce_address(message_id, self.domain), rcpt_to=rcpt,
+            raw=seal(mail.as_bytes(policy=mail.policy.clone(linesep="\r\n")), self.at_rest),
+            attachments=[
+                {"sha256": a.sha256, "filename": a.filename, "content_type": a.content_type}
+                for a in self._attachments(session, notice.message) if a.passed
+            ] if notice.kind in attachments.CARRIES_FILES else extra_files,
         )
-        session.add(row)
-        session.flush()
-        row.envelope_from = bounce_address(row.id, self.secret, self.domain)
-        row.raw = mail.as_bytes(policy=mail.policy.clone(linesep="\r\n"))
         session.add(row)
         return row
 
@@ -183,19 +233,14 @@ class Composer:
                 ThreadRoot.participant_id == recipient.id, ThreadRoot.channel == channel
             )).first()
             if known is None:
-                session.add(ThreadRoot(participant_id=recipient.id, channel=channel,
-                                       message_id=message_id))
+                known = ThreadRoot(participant_id=recipient.id, channel=channel,
+                                   message_id=message_id)
             else:
                 root = known.message_id
                 references.append(root)
-                mine = (OutgoingMail.participant_id == recipient.id,
-                        OutgoingMail.channel == channel)
-                last = session.exec(
-                    select(OutgoingMail.message_id).where(*mine)
-                    .order_by(col(OutgoingMail.id).desc()).limit(1)
-                ).first()
-                depth = session.exec(select(func.count()).select_from(OutgoingMail)
-                                     .where(*mine)).one()
+                last, depth = known.last_message_id or root, known.depth
+            known.last_message_id, known.depth = message_id, depth + 1
+            session.add(known)
         if last and last not in references:
             references.append(last)
         if notice.answers and notice.answers not in references:

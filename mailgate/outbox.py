@@ -1,60 +1,101 @@
-"""The outbox worker: claims due copies, hands them to the transport, records the outcome.
+"""The outbox worker: claims due copies, hands them to the transport, records each outcome.
 
-Temporary failures are retried with exponential backoff and jitter until
-``outbound.max_retry_hours`` have passed since the copy was written; a permanent failure (5xx)
-stops at once. A copy whose worker died mid-send is sent again when its lease runs out, with
-the same Message-ID, so a receiving client shows it once.
+- Each copy's outcome is committed as soon as the relay has answered for it, so a crash can
+  repeat at most the copies whose answer came in but was not yet committed; such a repeat
+  carries the same bytes and Message-ID, so the recipient's client shows it once.
+- Temporary failures (4xx, refused connections, timeouts) are retried with exponential backoff
+  and full jitter until ``outbound.max_retry_hours`` have passed since the copy was written; a
+  permanent failure (5xx) stops at once. Either way, when a copy fails for good,
+  ``threads.delivery`` marks the recipient and the mediator is told once (a notice composed
+  into the outbox in the same transaction).
+- Claims are leases held in the copy's row (``threads.claims``), renewed while a batch is
+  being sent, so several workers on one PostgreSQL database never send the same copy.
+- ``stop()`` lets the copy on the wire finish and hands the rest of the batch back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from mailgate.compose import Composer, with_files
+from mailgate.dkim import DkimSigner
 from mailgate.settings import OutboundSettings
-from mailgate.transports import Envelope, Transport
-from threads.claims import claim
+from mailgate.transports import Envelope, Result, Transport
+from threads.cases import lock_case
+from threads.claims import claim, extend
+from threads.crypto import AtRestKey, unseal
 from threads.db import session_scope
-from threads.models import OutgoingMail, utcnow
+from threads.delivery import copy_delivered, copy_failed, needs_case_lock
+from threads.models import Blob, Case, OutgoingMail, utcnow
 
 log = logging.getLogger("mediate.outbox")
 BATCH = 100
-LEASE_SECONDS = 300
+MEMORY_BUDGET = 64 * 1024 * 1024  # bytes of composed copies held in memory at once
+LEASE_SECONDS = 120
+FIRST_RETRY_SECONDS = 60
+LONGEST_WAIT_SECONDS = 3600
 
 
 def backoff(attempts: int) -> timedelta:
-    base = min(60 * 2 ** max(attempts - 1, 0), 3600)
-    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+    """Wait before retry number ``attempts``: 1, 2, 4 ... minutes up to an hour, jittered.
+
+    The jitter keeps a relay that comes back from being hit by every copy at the same second.
+    """
+    ceiling = min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), LONGEST_WAIT_SECONDS)
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 class OutboxWorker:
-    def __init__(self, engine: Engine, transport: Transport, settings: OutboundSettings) -> None:
+    def __init__(
+        self, engine: Engine, transport: Transport, settings: OutboundSettings,
+        composer: Composer | None = None, signer: DkimSigner | None = None,
+        at_rest: AtRestKey | None = None,
+    ) -> None:
         self.engine = engine
         self.transport = transport
         self.settings = settings
+        self.composer = composer
+        self.signer = signer
+        self.at_rest = at_rest  # privacy.encryption_key: rows are stored sealed
         self.wakeup = asyncio.Event()
+        self.stopping = False
+        self.last_round_at: datetime | None = None
 
     def nudge(self) -> None:
         self.wakeup.set()
 
+    def stop(self) -> None:
+        """Finish the copy on the wire, attempt no other (the batch's rest is handed back)."""
+        self.stopping = True
+        self.wakeup.set()
+
     async def run(self, poll_seconds: float = 5.0) -> None:
-        while True:
-            sent = await self.deliver_due()
-            if sent:
+        while not self.stopping:
+            try:
+                sent = await self.deliver_due()
+            except Exception:  # the database may be away for a moment; try again shortly
+                log.exception("outbox round failed")
+                sent = 0
+            if sent or self.stopping:
                 continue
             self.wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), poll_seconds)
-            except TimeoutError:
-                pass
 
     async def deliver_due(self) -> int:
-        """Deliver one batch of due copies; return how many were attempted."""
+        """Deliver one batch of due copies; return how many were claimed."""
+        self.last_round_at = utcnow()
         ids = await asyncio.to_thread(
             claim, self.engine, OutgoingMail, limit=BATCH, lease_seconds=LEASE_SECONDS,
             due_column="next_attempt_at",
@@ -62,32 +103,102 @@ class OutboxWorker:
         if not ids:
             return 0
         envelopes = await asyncio.to_thread(self._load, ids)
-        results = await self.transport.send(envelopes)
-        await asyncio.to_thread(self._record, results)
+        open_ids = {env.id for env in envelopes}
+        keeper = asyncio.create_task(self._keep_lease(open_ids))
+
+        async def report(env: Envelope, result: Result) -> None:
+            open_ids.discard(env.id)
+            if await asyncio.to_thread(self._record, env.id, result):
+                self.wakeup.set()  # a notice for the mediator went into the outbox
+
+        try:
+            await self.transport.send(envelopes, report, lambda: not self.stopping)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            if open_ids:  # not attempted (stopping, or no lane could reach the relay)
+                await asyncio.to_thread(self._hand_back, list(open_ids))
         return len(ids)
+
+    async def _keep_lease(self, ids: set[int]) -> None:
+        while ids:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            await asyncio.to_thread(extend, self.engine, OutgoingMail, list(ids), LEASE_SECONDS)
 
     def _load(self, ids: list[int]) -> list[Envelope]:
         with session_scope(self.engine) as session:
-            rows = session.exec(select(OutgoingMail).where(col(OutgoingMail.id).in_(ids)))
-            return [Envelope(r.id, r.envelope_from, r.rcpt_to, r.raw) for r in rows]
+            rows = session.exec(select(OutgoingMail).where(col(OutgoingMail.id).in_(ids))
+                                .order_by(col(OutgoingMail.id))).all()
 
-    def _record(self, results: dict) -> None:
-        now = utcnow()
-        limit = timedelta(hours=self.settings.max_retry_hours)
-        with session_scope(self.engine) as session:
-            for copy_id, result in results.items():
-                row = session.get(OutgoingMail, copy_id)
-                if row is None:
+            def blob(sha256: str) -> bytes:
+                return unseal(session.get(Blob, sha256).data, self.at_rest)
+
+            # A file relayed to 30 parties is stored once but sent 30 times: build only as
+            # many full copies at a time as fit the memory budget; the rest wait their turn.
+            envelopes, budget, later = [], MEMORY_BUDGET, []
+            for row in rows:
+                size = len(row.raw) + sum(
+                    (session.get(Blob, f["sha256"]).size * 4) // 3 for f in row.attachments)
+                if envelopes and size > budget:
+                    later.append(row.id)
                     continue
-                row.attempts += 1
-                row.claimed_until = None
-                if result.ok:
-                    row.status, row.sent_at, row.last_error = "sent", now, None
-                elif result.permanent or now - row.created_at > limit:
-                    row.status, row.last_error = "failed", result.error[:2000]
-                    log.warning("copy %s failed permanently: %s", row.id, result.error[:200])
-                else:
-                    row.last_error = result.error[:2000]
-                    row.next_attempt_at = now + backoff(row.attempts)
-                    log.info("copy %s deferred: %s", row.id, result.error[:200])
+                budget -= size
+                envelopes.append(Envelope(
+                    row.id, row.envelope_from, row.rcpt_to,
+                    with_files(unseal(row.raw, self.at_rest), row.attachments, blob)))
+        if later:
+            self._hand_back(later)
+        if self.signer is not None:
+            for env in envelopes:
+                env.raw = self.signer.sign(env.raw)
+        return sorted(envelopes, key=lambda e: e.id)
+
+    def _hand_back(self, ids: list[int]) -> None:
+        with session_scope(self.engine) as session:
+            for row in session.exec(select(OutgoingMail).where(col(OutgoingMail.id).in_(ids))):
+                if row.status == "pending":
+                    row.claimed_until = None
+                    session.add(row)
+
+    def _record(self, copy_id: int, result: Result) -> bool:
+        """Commit one copy's outcome; True when it put a notice in the outbox."""
+        now = utcnow()
+        with session_scope(self.engine) as session:
+            row = session.get(OutgoingMail, copy_id)
+            if row is None or row.status != "pending":
+                return False
+            if row.case_id is not None and needs_case_lock(session, row, result.ok):
+                # The case lock first, before this row's: the order every writer keeps.
+                lock_case(session, row.case_id)
+            row.attempts += 1
+            row.claimed_until = None
+            ref = session.get(Case, row.case_id).ref if row.case_id else "-"  # type: ignore[union-attr]
+            if result.ok:
+                row.status, row.sent_at, row.last_error = "sent", now, None
                 session.add(row)
+                copy_delivered(session, row)
+                log.info("copy sent", extra={"case": ref, "copy": row.id, "kind": row.kind,
+                                             "to": row.rcpt_to, "attempts": row.attempts})
+                return False
+            row.last_error = result.error[:2000]
+            deadline = _aware(row.created_at) + timedelta(hours=self.settings.max_retry_hours)
+            if result.permanent or now >= deadline:
+                row.status = "failed"
+                session.add(row)
+                reason = "refused" if result.permanent else "gave up after retrying"
+                log.warning("copy failed", extra={
+                    "case": ref, "copy": row.id, "kind": row.kind, "to": row.rcpt_to,
+                    "reason": f"{reason}: {result.error[:200]}", "attempts": row.attempts})
+                notices = copy_failed(session, row, permanent=result.permanent)
+                if notices and self.composer is not None:
+                    self.composer.enqueue(session, notices)
+                    return True
+                return False
+            row.next_attempt_at = min(now + backoff(row.attempts), deadline)
+            session.add(row)
+            log.info("copy deferred", extra={
+                "case": ref, "copy": row.id, "kind": row.kind, "to": row.rcpt_to,
+                "reason": result.error[:200], "attempts": row.attempts,
+                "retry_at": row.next_attempt_at.isoformat(timespec="seconds")})
+            return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -20,12 +21,15 @@ from mailgate.authentication import sender_trust
 from mailgate.classify import ClassifyContext
 from mailgate.compose import Composer
 from mailgate.inspect import Analysis, analyse
+from mailgate.parse import ParsedMail
 from threads import audit
 from threads.addresses import Recipient, resolve
+from threads.attachments import IncomingFile
 from threads.cases import lock_case
 from threads.claims import claim
+from threads.crypto import AtRestKey, seal, unseal
 from threads.db import read_scope, session_scope
-from mailgate.parse import ParsedMail
+from threads.delivery import copy_failed
 from threads.models import Case, InboundMail, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
 from threads.opening import open_by_mail
@@ -35,6 +39,8 @@ from threads.settings import CaseSettings, MediatorSettings
 
 log = logging.getLogger("mediate.pipeline")
 LEASE_SECONDS = 120
+QUIET_SECONDS = 0.02  # a pause in arrivals this long lets the pipeline take the next mail
+MAX_DEFER_SECONDS = 0.1  # ... and it never waits longer than this per mail
 
 
 def body_hash(raw: bytes) -> str:
@@ -65,18 +71,22 @@ class Pipeline:
     platform_fee: float = 0.0
     open_local: str = "open"
     default_language: str = "nl"
+    at_rest: AtRestKey | None = None  # privacy.encryption_key: raw mail is stored sealed
     trusted_authserv_id: str = ""  # inbound.trusted_authserv_id (mailgate.authentication)
+    intake_forms: set[str] | None = None  # the names an ``intake:`` line may choose
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
         self.context = ClassifyContext(own_domain=self.domain)
+        self.last_arrival = 0.0  # time.monotonic() of the last mail the SMTP server stored
 
     def nudge(self) -> None:
+        self.last_arrival = time.monotonic()
         self.wakeup.set()
 
     async def run(self, poll_seconds: float = 5.0) -> None:
         while True:
-            done = await self.process_pending()
+            done = await self.process_pending(yield_to_arrivals=True)
             if done:
                 continue
             self.wakeup.clear()
@@ -85,15 +95,26 @@ class Pipeline:
             except TimeoutError:
                 pass
 
-    async def process_pending(self, limit: int = 20) -> int:
+    async def process_pending(self, limit: int = 20, yield_to_arrivals: bool = False) -> int:
         ids = await asyncio.to_thread(
             claim, self.engine, InboundMail, limit=limit, lease_seconds=LEASE_SECONDS
         )
         for inbound_id in ids:
+            if yield_to_arrivals:
+                await self._let_arrivals_in()
             await asyncio.to_thread(self.process, inbound_id)
             if callable(self.on_enqueued):  # copies go out while the next mail is decided
                 self.on_enqueued()
         return len(ids)
+
+    async def _let_arrivals_in(self) -> None:
+        """Accepting mail comes first: the pipeline's work holds Python's GIL, so deciding a
+        mail while others are arriving slows every SMTP transaction down. While mail keeps
+        arriving, wait for a pause of QUIET_SECONDS, but never more than MAX_DEFER_SECONDS per
+        mail: the stored mail is safe, and under a steady stream processing still goes on."""
+        deadline = time.monotonic() + MAX_DEFER_SECONDS
+        while time.monotonic() < deadline and time.monotonic() - self.last_arrival < QUIET_SECONDS:
+            await asyncio.sleep(QUIET_SECONDS)
 
     def process(self, inbound_id: int) -> None:
         try:
@@ -116,16 +137,19 @@ class Pipeline:
     def _analyse(self, inbound_id: int) -> Analysis | None:
         with read_scope(self.engine) as session:
             row = session.get(InboundMail, inbound_id)
-            raw = row.raw if row is not None and row.status == "pending" else None
+            raw = unseal(row.raw, self.at_rest) \
+                if row is not None and row.status == "pending" else None
         return analyse(raw, self.context, self.policy) if raw is not None else None
 
     def _process(
         self, session: Session, inbound_id: int, analysis: Analysis | None = None
     ) -> None:
-        row = session.get(InboundMail, inbound_id)
+        # Locked (PostgreSQL) so that a second worker whose lease on this mail began after
+        # ours ran out waits here, then finds it no longer pending: decided exactly once.
+        row = session.get(InboundMail, inbound_id, with_for_update=True)
         if row is None or row.status != "pending":
             return
-        analysis = analysis or analyse(row.raw, self.context, self.policy)
+        analysis = analysis or analyse(unseal(row.raw, self.at_rest), self.context, self.policy)
         row.classification = analysis.verdict.kind
         row.attempts += 1
         row.claimed_until = None
@@ -186,7 +210,7 @@ class Pipeline:
             message_id=parsed.message_id,
             refs=parsed.in_reply_to + parsed.references,
             dedupe_key=hashlib.sha256(
-                f"{row.message_id or ''}|{body_hash(row.raw)}".encode()
+                f"{row.message_id or ''}|{body_hash(unseal(row.raw, self.at_rest))}".encode()
             ).hexdigest(),
             inbound_id=row.id,
             sender_address=parsed.from_address,
@@ -197,6 +221,14 @@ class Pipeline:
             channel=found.channel,
             counterpart=found.counterpart,
             max_participants=self.case_settings.max_participants,
+            files=[
+                IncomingFile(
+                    filename=item.filename, content_type=item.content_type, sha256=item.sha256,
+                    size=item.size, stored=seal(item.data, self.at_rest), passed=passed,
+                    reason=reason if not passed else "", inline=item.inline,
+                )
+                for item, passed, reason in analysis.attachments
+            ],
         )
         notices = receive(session, case, author, contribution)
         if notices is None:
@@ -224,7 +256,7 @@ class Pipeline:
             session, sender=parsed.from_address, subject=parsed.subject, text=analysis.text,
             mediators=self.mediators, settings=self.case_settings,
             platform_fee=self.platform_fee, answers=parsed.message_id,
-            default_language=self.default_language,
+            default_language=self.default_language, intake_forms=self.intake_forms,
         )
         if case is None and parsed.from_address and sent_recently(
             session, "open-refused", parsed.from_address, hours=1
@@ -241,12 +273,13 @@ class Pipeline:
         permanent = any(b.permanent for b in analysis.verdict.bounced)
         if analysis.verdict.kind == "bounce" and participant is not None:
             case = lock_case(session, participant.case_id)
-            if permanent:
-                participant.bouncing = True
-                session.add(participant)
             audit.record(
                 session, case, "bounce", actor=participant.name, permanent=permanent,
                 copy=copy.id,
             )
+            if permanent:  # the same path as a relay's 5xx: marked, the mediator told once
+                statuses = [b.status for b in analysis.verdict.bounced if b.status]
+                copy.last_error = f"bounced: {', '.join(statuses) or analysis.verdict.reason}"
+                self.composer.enqueue(session, copy_failed(session, copy, permanent=True))
             return "processed"
         return "ignored"

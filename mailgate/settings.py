@@ -49,6 +49,28 @@ class InboundSettings(Section):
     trusted_authserv_id: str = ""
 
 
+class DkimSettings(Section):
+    """DKIM signing of outgoing mail (RFC 6376), with dkimpy; off unless enabled."""
+
+    enabled: bool = False
+    selector: str = "mediate"
+    domain: str = ""  # the signing domain (d=); empty: service.domain
+    private_key: str = ""  # PEM file with the RSA or Ed25519 key, relative to the config file
+    algorithm: Literal["rsa-sha256", "ed25519-sha256"] = "rsa-sha256"
+    headers: list[str] = Field(default_factory=lambda: [
+        "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+        "Reply-To", "Content-Type", "MIME-Version",
+    ])
+
+    @model_validator(mode="after")
+    def _key_when_enabled(self) -> DkimSettings:
+        if self.enabled and not self.private_key:
+            raise ValueError("private_key: required when dkim is enabled")
+        if self.headers and "from" not in {h.lower() for h in self.headers}:
+            raise ValueError("headers: must include From (RFC 6376 section 5.4)")
+        return self
+
+
 class OutboundSettings(Section):
     transport: Literal["maildir", "smtp", "memory"] = "maildir"
     maildir: str = "var/outbox"
@@ -60,3 +82,5 @@ class OutboundSettings(Section):
     timeout_seconds: float = Field(default=30.0, gt=0)
     connections: int = Field(default=4, ge=1, le=64)
     max_retry_hours: float = Field(default=48.0, gt=0)
+    ca_file: str = ""  # PEM bundle to trust for the relay's certificate; empty: the system's
+    dkim: DkimSettings = DkimSettings()

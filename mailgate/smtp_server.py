@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 
 from mailgate import replies
 from threads.addresses import resolve
-from threads.db import session_scope
+from threads.crypto import AtRestKey, seal
+from threads.db import read_scope, session_scope
 from threads.models import InboundMail
 
 log = logging.getLogger("mediate.smtp")
@@ -37,24 +38,73 @@ def header_message_id(raw: bytes) -> str | None:
 
 
 def store_inbound(
-    engine: Engine, raw: bytes, mail_from: str, rcpt_tos: list[str], source: str
+    engine: Engine, raw: bytes, mail_from: str, rcpt_tos: list[str], source: str,
+    key: AtRestKey | None = None,
 ) -> int:
     """Write the raw mail durably; the id is returned once the transaction is committed."""
+    return store_batch(engine, [(raw, mail_from, rcpt_tos, source)], key)[0]
+
+
+def store_batch(engine: Engine, mails: list[tuple[bytes, str, list[str], str]],
+                key: AtRestKey | None = None) -> list[int]:
+    """Write several mails in one transaction (group commit); ids once it is committed.
+
+    With ``privacy.encryption_key`` set the raw bytes are stored sealed (threads.crypto)."""
     with session_scope(engine) as session:
-        row = InboundMail(
-            raw=raw, size=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
-            mail_from=mail_from[:500], rcpt_tos=list(rcpt_tos), source=source,
-            message_id=header_message_id(raw),
-        )
-        session.add(row)
+        rows = [
+            InboundMail(
+                raw=seal(raw, key), size=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
+                mail_from=mail_from[:500], rcpt_tos=list(rcpt_tos), source=source,
+                message_id=header_message_id(raw),
+            )
+            for raw, mail_from, rcpt_tos, source in mails
+        ]
+        session.add_all(rows)
         session.flush()
-        return row.id  # type: ignore[return-value]
+        return [row.id for row in rows]  # type: ignore[misc]
+
+
+class GroupCommit:
+    """Stores mails arriving at the same time in one transaction: one commit (and on SQLite one
+    wait for the write lock) serves every DATA that came in while the previous one ran."""
+
+    def __init__(self, engine: Engine, key: AtRestKey | None = None) -> None:
+        self.engine = engine
+        self.key = key
+        self.waiting: list[tuple[tuple[bytes, str, list[str], str], asyncio.Future]] = []
+        self.running = False
+
+    async def store(self, raw: bytes, mail_from: str, rcpt_tos: list[str], source: str) -> int:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append(((raw, mail_from, list(rcpt_tos), source), future))
+        if not self.running:
+            self.running = True
+            asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:200], self.waiting[200:]
+                try:
+                    ids = await asyncio.to_thread(store_batch, self.engine, [m for m, _ in batch],
+                                                  self.key)
+                except Exception as error:  # noqa: BLE001 (each waiting DATA answers 451)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), row_id in zip(batch, ids, strict=True):
+                    if not future.done():
+                        future.set_result(row_id)
+        finally:
+            self.running = False
 
 
 class InboundHandler:
     def __init__(
         self, engine: Engine, domain: str, secret: str, on_stored: Callable[[], None],
-        source: str = "smtp",
+        source: str = "smtp", at_rest: AtRestKey | None = None,
     ) -> None:
         self.engine = engine
         self.domain = domain
@@ -62,9 +112,10 @@ class InboundHandler:
         self.on_stored = on_stored
         self.source = source
         self.accepting = True
+        self.writer = GroupCommit(engine, at_rest)
 
     def _check(self, address: str) -> str | None:
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:
             recipient = resolve(session, address, self.domain, self.secret)
         if recipient.accepted:
             return None
@@ -92,10 +143,7 @@ class InboundHandler:
             return _answer(server, envelope, replies.SHUTTING_DOWN)
         raw = envelope.original_content or b""
         try:
-            await asyncio.to_thread(
-                store_inbound, self.engine, raw, envelope.mail_from or "",
-                envelope.rcpt_tos, self.source,
-            )
+            await self.writer.store(raw, envelope.mail_from or "", envelope.rcpt_tos, self.source)
         except Exception:  # the sender's MTA keeps the mail and retries: nothing is lost
             log.exception("could not store inbound mail")
             return _answer(server, envelope, replies.STORE_FAILED)
@@ -117,12 +165,24 @@ async def start_server(
     handler: InboundHandler, host: str, port: int, max_size: int, lmtp: bool = False
 ) -> asyncio.base_events.Server:
     """Serve on the running loop (no controller thread): one asyncio process runs everything."""
+    # aiosmtpd logs envelopes at INFO and every DATA line at DEBUG: addresses and message text
+    # never belong in our logs, whatever log.level says (tests/test_record_logs.py).
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     protocol = LMTP if lmtp else SMTP
     loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        lambda: protocol(
+
+    def connection() -> asyncio.Protocol:
+        if not handler.accepting:  # stopping: greet with 421 (RFC 5321 section 3.8)
+            return _ShuttingDown()
+        return protocol(
             handler, data_size_limit=max_size, enable_SMTPUTF8=True, decode_data=False,
             hostname=handler.domain, ident="Mediate",
-        ),
-        host=host, port=port,
-    )
+        )
+
+    return await loop.create_server(connection, host=host, port=port)
+
+
+class _ShuttingDown(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(f"{replies.SHUTTING_DOWN}\r\n".encode())  # type: ignore[attr-defined]
+        transport.close()

@@ -1,14 +1,24 @@
 """Outbound transports behind one small interface: ``maildir``, ``smtp`` and ``memory``.
 
 Like Django's mail backends: the outbox worker does not care where a copy goes. A transport
-sends a batch over as few connections as it can and reports per copy: sent, temporary failure
-(retry later) or permanent failure (RFC 5321 5xx: stop).
+sends a batch and reports each copy as soon as its fate is known (so the worker can commit it
+at once): sent, temporary failure (retry later) or permanent failure (RFC 5321 5xx: stop).
+
+The SMTP transport keeps a small pool of open connections to the relay and reuses them across
+copies and batches (RFC 5321 section 3.3: several transactions per session), sending with up to
+``outbound.connections`` lanes at once. A connection idle for a while is checked with NOOP
+before reuse; servers may close idle sessions (RFC 5321 section 4.5.3.2.7). Problems with the
+relay itself (refused connection, failed TLS or login, timeouts) are always temporary: they are
+ours to fix, never a reason to give up on a recipient.
 """
 
 from __future__ import annotations
 
 import asyncio
 import mailbox
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +26,9 @@ from typing import Protocol
 import aiosmtplib
 
 from mailgate.settings import OutboundSettings
+
+IDLE_REUSE_SECONDS = 120.0  # keep an idle relay connection this long (servers allow >= 300 s)
+NOOP_AFTER_SECONDS = 5.0  # check a connection idle for longer than this before reusing it
 
 
 @dataclass
@@ -33,10 +46,28 @@ class Result:
     error: str = ""
 
 
+Report = Callable[[Envelope, Result], Awaitable[None]]
+KeepGoing = Callable[[], bool]
+
+
 class Transport(Protocol):
-    async def send(self, envelopes: list[Envelope]) -> dict[int, Result]: ...
+    async def send(
+        self, envelopes: Sequence[Envelope], report: Report | None = None,
+        keep_going: KeepGoing | None = None,
+    ) -> dict[int, Result]:
+        """Send what it can; call ``report`` per copy; stop early once ``keep_going()`` is
+        false. Copies left unreported were not attempted."""
+        ...
 
     async def close(self) -> None: ...
+
+
+async def _reported(
+    results: dict[int, Result], report: Report | None, env: Envelope, result: Result
+) -> None:
+    results[env.id] = result
+    if report is not None:
+        await report(env, result)
 
 
 class MaildirTransport:
@@ -45,17 +76,26 @@ class MaildirTransport:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _write(self, envelopes: list[Envelope]) -> dict[int, Result]:
+    def _write(self, env: Envelope) -> Result:
         box = mailbox.Maildir(str(self.path), create=True)
-        results = {}
-        for env in envelopes:
-            head = f"Return-Path: <{env.mail_from}>\r\nDelivered-To: {env.rcpt_to}\r\n".encode()
-            box.add(head + env.raw)
-            results[env.id] = Result(ok=True)
-        return results
+        head = f"Return-Path: <{env.mail_from}>\r\nDelivered-To: {env.rcpt_to}\r\n".encode()
+        box.add(head + env.raw)
+        return Result(ok=True)
 
-    async def send(self, envelopes: list[Envelope]) -> dict[int, Result]:
-        return await asyncio.to_thread(self._write, envelopes)
+    async def send(
+        self, envelopes: Sequence[Envelope], report: Report | None = None,
+        keep_going: KeepGoing | None = None,
+    ) -> dict[int, Result]:
+        results: dict[int, Result] = {}
+        for env in envelopes:
+            if keep_going is not None and not keep_going():
+                break
+            try:
+                result = await asyncio.to_thread(self._write, env)
+            except OSError as error:
+                result = Result(ok=False, error=f"maildir: {error}")
+            await _reported(results, report, env, result)
+        return results
 
     async def close(self) -> None:
         return None
@@ -67,9 +107,17 @@ class MemoryTransport:
 
     sent: list[Envelope] = field(default_factory=list)
 
-    async def send(self, envelopes: list[Envelope]) -> dict[int, Result]:
-        self.sent.extend(envelopes)
-        return {env.id: Result(ok=True) for env in envelopes}
+    async def send(
+        self, envelopes: Sequence[Envelope], report: Report | None = None,
+        keep_going: KeepGoing | None = None,
+    ) -> dict[int, Result]:
+        results: dict[int, Result] = {}
+        for env in envelopes:
+            if keep_going is not None and not keep_going():
+                break
+            self.sent.append(env)
+            await _reported(results, report, env, Result(ok=True))
+        return results
 
     async def close(self) -> None:
         return None
@@ -80,44 +128,79 @@ class SmtpTransport:
 
     def __init__(self, settings: OutboundSettings) -> None:
         self.settings = settings
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self.connects = 0  # connections opened so far (operations, tests)
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
+        context = None
+        if s.security != "none":
+            context = ssl.create_default_context(cafile=s.ca_file or None)
         return aiosmtplib.SMTP(
             hostname=s.host, port=s.port, timeout=s.timeout_seconds,
-            use_tls=s.security == "tls", start_tls=True if s.security == "starttls" else False,
-            username=s.username or None, password=s.password or None,
+            use_tls=s.security == "tls", start_tls=s.security == "starttls",
+            tls_context=context, username=s.username or None, password=s.password or None,
         )
 
-    async def send(self, envelopes: list[Envelope]) -> dict[int, Result]:
+    async def _acquire(self) -> aiosmtplib.SMTP:
+        now = time.monotonic()
+        while self._idle:
+            client, since = self._idle.pop()
+            if client.is_connected and now - since < IDLE_REUSE_SECONDS:
+                if now - since < NOOP_AFTER_SECONDS:
+                    return client
+                try:
+                    await client.noop()
+                    return client
+                except (aiosmtplib.SMTPException, OSError):
+                    pass
+            _drop(client)
+        client = self._client()
+        await client.connect()
+        self.connects += 1
+        return client
+
+    def _release(self, client: aiosmtplib.SMTP) -> None:
+        if client.is_connected and len(self._idle) < self.settings.connections:
+            self._idle.append((client, time.monotonic()))
+        else:
+            _drop(client)
+
+    async def send(
+        self, envelopes: Sequence[Envelope], report: Report | None = None,
+        keep_going: KeepGoing | None = None,
+    ) -> dict[int, Result]:
         results: dict[int, Result] = {}
+        queue = iter(envelopes)  # shared by the lanes: each copy is taken by exactly one
         lanes = max(1, min(self.settings.connections, len(envelopes)))
-        chunks = [envelopes[i::lanes] for i in range(lanes)]
-        await asyncio.gather(*(self._send_lane(chunk, results) for chunk in chunks))
+        await asyncio.gather(
+            *(self._lane(queue, results, report, keep_going) for _ in range(lanes))
+        )
         return results
 
-    async def _send_lane(self, envelopes: list[Envelope], results: dict[int, Result]) -> None:
-        client = self._client()
+    async def _lane(
+        self, queue: Iterator[Envelope], results: dict[int, Result], report: Report | None,
+        keep_going: KeepGoing | None,
+    ) -> None:
+        client: aiosmtplib.SMTP | None = None
         try:
-            await client.connect()
-        except (aiosmtplib.SMTPException, OSError) as error:
-            for env in envelopes:
-                results[env.id] = Result(ok=False, permanent=False, error=f"connect: {error}")
-            return
-        try:
-            for env in envelopes:
-                results[env.id] = await self._send_one(client, env)
+            for env in queue:
+                if keep_going is not None and not keep_going():
+                    return
+                if client is None:
+                    try:
+                        client = await self._acquire()
+                    except (aiosmtplib.SMTPException, OSError) as error:
+                        text = f"relay {self.settings.host}:{self.settings.port}: {error}"
+                        await _reported(results, report, env, Result(ok=False, error=text))
+                        return  # the other lanes, or the next round, take the rest
+                result = await self._send_one(client, env)
                 if not client.is_connected:
-                    await client.connect()
-        except (aiosmtplib.SMTPException, OSError) as error:
-            for env in envelopes:
-                results.setdefault(env.id, Result(ok=False, error=str(error)))
+                    client = None
+                await _reported(results, report, env, result)
         finally:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    client.close()
+            if client is not None:
+                self._release(client)
 
     @staticmethod
     async def _send_one(client: aiosmtplib.SMTP, env: Envelope) -> Result:
@@ -125,16 +208,38 @@ class SmtpTransport:
             errors, _ = await client.sendmail(env.mail_from, [env.rcpt_to], env.raw)
         except aiosmtplib.SMTPRecipientsRefused as error:
             code = error.recipients[0].code if error.recipients else 550
-            return Result(ok=False, permanent=500 <= code < 600, error=str(error))
+            return Result(ok=False, permanent=500 <= code < 600, error=_answer(error))
         except aiosmtplib.SMTPResponseException as error:
-            return Result(ok=False, permanent=500 <= error.code < 600, error=str(error))
+            return Result(ok=False, permanent=500 <= error.code < 600, error=_answer(error))
+        except (aiosmtplib.SMTPException, OSError) as error:  # disconnects and timeouts
+            _drop(client)
+            return Result(ok=False, error=f"{type(error).__name__}: {error}")
         if errors:
             code, text = next(iter(errors.values()))
             return Result(ok=False, permanent=500 <= code < 600, error=f"{code} {text}")
         return Result(ok=True)
 
     async def close(self) -> None:
-        return None
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            try:
+                await asyncio.wait_for(client.quit(), 2)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                _drop(client)
+
+
+def _answer(error: aiosmtplib.SMTPException) -> str:
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        first = error.recipients[0]
+        return f"{first.code} {first.message}"
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return f"{error.code} {error.message}"
+    return str(error)
+
+
+def _drop(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        client.close()
 
 
 def make_transport(settings: OutboundSettings, base: Path) -> Transport:

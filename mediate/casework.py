@@ -26,9 +26,13 @@ class Opened:
 def open_case(
     settings: Settings, *, title: str, mediator_email: str, parties: list[str],
     moderation: str | None = None, language: str | None = None, engine=None,  # noqa: ANN001
+    intake: str | None = None, agreement: str | None = None,
 ) -> Opened:
+    from mediate.web.server import case_paperwork
+    from threads.models import CaseAgreement
+
     mediator = cases.find_mediator(settings.mediators, mediator_email)
-    problems: list[str] = []
+    form_name, custom, problems = case_paperwork(settings, intake, agreement)
     if mediator is None:
         problems.append(f"{mediator_email} is not a configured mediator (see [[mediators]])")
     specs = []
@@ -45,8 +49,11 @@ def open_case(
     with session_scope(engine) as session:
         case, notices = cases.open_case(
             session, title=title, mediator=mediator, parties=specs, settings=settings.cases,
-            moderation=moderation, language=language,
+            moderation=moderation, language=language, intake_form=form_name,
+            platform_fee=settings.fees.platform_fee,
         )
+        if custom is not None:
+            session.add(CaseAgreement(case_id=case.id, filename=custom[0], source=custom[1]))
         composer.enqueue(session, notices)
         lead = cases.mediator_of(session, case)
         members = cases.parties_of(session, case)

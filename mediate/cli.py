@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -36,18 +35,20 @@ def load_settings(path: str | None) -> Settings:
 
 
 def _configure_logging(settings: Settings | None, verbose: bool = False) -> None:
+    from mediate.logging_setup import configure
+
     level = "DEBUG" if verbose else (settings.log.level if settings else "INFO")
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # aiosmtpd logs every envelope address at INFO; addresses never belong in our logs.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    configure(level)  # one logfmt line per decision, addresses redacted
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from mediate.web.server import intake_forms
+
     settings = load_settings(args.config)
+    forms = intake_forms(settings)  # a broken form is a ConfigError naming file and question
     if settings.service.secret_key == configuration.INSECURE_EXAMPLE_KEY:
         print("warning: service.secret_key is the example key; set your own before real use")
+    print(f"intake forms: {', '.join(sorted(forms))}")
     print("configuration is valid")
     return 0
 
@@ -77,6 +78,7 @@ def cmd_case_open(args: argparse.Namespace) -> int:
     result = casework.open_case(
         settings, title=args.title, mediator_email=args.mediator, parties=args.party or [],
         moderation=args.moderation, language=args.language,
+        intake=args.intake, agreement=args.agreement,
     )
     print(f"Case {result.ref} opened: {result.title}")
     print(f"Mediator reply address: {result.mediator_address}")
@@ -146,9 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     opening.add_argument("--party", action="append", metavar='"Name <email>"')
     opening.add_argument("--moderation", choices=["review", "open"])
     opening.add_argument("--language", choices=["nl", "en"])
+    opening.add_argument("--intake", metavar="NAME", help="intake form (intake_forms/NAME.toml)")
+    opening.add_argument("--agreement", metavar="FILE", help="your own agreement template")
     add("list", cmd_case_list, "list cases", case)
     show = add("show", cmd_case_show, "participants, their state and message counts", case)
     show.add_argument("ref")
+    from mediate.record_cli import register as register_record
+
+    register_record(sub, case, add)
 
     inspect = add("inspect", cmd_inspect, "show what Mediate would do with a mail (no changes)")
     inspect.add_argument("file", help="an .eml file, or - for standard input")
@@ -161,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mediate.reminders_cli import register as register_reminders
 
     register_reminders(sub, add)
+    from mediate.outbox_cli import register as register_outbox
+
+    register_outbox(sub, add)
     return parser
 
 

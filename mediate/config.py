@@ -7,6 +7,7 @@ may come from the environment instead of the file:
 - ``MEDIATE_SECRET_KEY``       -> ``service.secret_key``
 - ``MEDIATE_OUTBOUND_PASSWORD`` -> ``outbound.password``
 - ``MEDIATE_DATABASE_URL``     -> ``database.url``
+- ``MEDIATE_ENCRYPTION_KEY``   -> ``privacy.encryption_key``
 - ``MEDIATE_IMAP_PASSWORD``    -> ``inbound.imap.password``
 """
 
@@ -35,6 +36,7 @@ ENVIRONMENT = {
     "MEDIATE_SECRET_KEY": ("service", "secret_key"),
     "MEDIATE_OUTBOUND_PASSWORD": ("outbound", "password"),
     "MEDIATE_DATABASE_URL": ("database", "url"),
+    "MEDIATE_ENCRYPTION_KEY": ("privacy", "encryption_key"),
     "MEDIATE_IMAP_PASSWORD": ("inbound", "imap", "password"),
 }
 INSECURE_EXAMPLE_KEY = "change-me-this-is-the-example-key-not-a-secret"
@@ -77,6 +79,34 @@ class LogSettings(Section):
         return value
 
 
+class PrivacySettings(Section):
+    """Retention and encryption at rest (``[privacy]``)."""
+
+    retain_days: float = Field(default=0, ge=0)  # 0: keep until purged by hand
+    encryption_key: str = Field(default="", repr=False)
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        from threads.crypto import check_key
+
+        if value.strip():
+            check_key(value)
+        return value.strip()
+
+
+class LinksSettings(Section):
+    """Signed links to the registration, intake and agreement pages (``[links]``)."""
+
+    max_age_days: float = Field(default=30, gt=0, le=365)
+
+
+class FeesSettings(Section):
+    """Costs named in the mediation agreement (``[fees]``); hourly rates are per mediator."""
+
+    platform_fee: float = Field(default=0, ge=0)  # euros, once per case
+
+
 class Settings(Section):
     service: ServiceSettings = ServiceSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -86,6 +116,9 @@ class Settings(Section):
     cases: CaseSettings = CaseSettings()
     reminders: ReminderSettings = ReminderSettings()
     log: LogSettings = LogSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    links: LinksSettings = LinksSettings()
+    fees: FeesSettings = FeesSettings()
     mediators: list[MediatorSettings] = Field(default_factory=list)
 
     # where relative paths (SQLite file, Maildir) are resolved; the config file's folder
@@ -94,6 +127,10 @@ class Settings(Section):
     @property
     def templates_dir(self) -> Path:
         return ROOT / "templates"
+
+    @property
+    def intake_forms_dir(self) -> Path:
+        return ROOT / "intake_forms"
 
     @property
     def database_url(self) -> str:

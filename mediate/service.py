@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from mailgate.attachments import AttachmentPolicy
 from mailgate.compose import Composer
+from mailgate.dkim import make_signer
 from mailgate.imap import ImapPoller
 from mailgate.outbox import OutboxWorker
 from mailgate.pipeline import Pipeline
@@ -24,7 +25,10 @@ from mailgate.smtp_server import InboundHandler, start_server, store_inbound
 from mailgate.transports import Transport, make_transport
 from mediate.config import Settings
 from mediate.scheduler import Scheduler
+from mediate.web.server import WebServer, make_links, make_onboarding
 from threads import db
+from threads.claims import CLAIMANT, claimant_name, release_work
+from threads.crypto import AtRestKey
 from threads.models import InboundMail, OutgoingMail, utcnow
 
 log = logging.getLogger("mediate")
@@ -37,7 +41,41 @@ def make_composer(settings: Settings) -> Composer:
         service_name=settings.service.name,
         base_url=settings.service.base_url,
         secret=settings.service.secret_key,
+        at_rest=at_rest_key(settings),
+        links=make_links(settings).url,
+        exporter=make_exporter(settings),
     )
+
+
+def make_exporter(settings: Settings):  # noqa: ANN201
+    """What #export runs: the case file, attached as a stored blob or behind a signed link."""
+
+    def export(session: Session, notice):  # noqa: ANN001,ANN202
+        from mediate.export import LINK_DAYS, for_mediator
+        from threads.crypto import seal as seal_bytes
+        from threads.models import Blob
+
+        key = at_rest_key(settings)
+        delivery = for_mediator(
+            session, notice.case, notice.recipient, key, settings.templates_dir,
+            settings.service.secret_key, settings.service.base_url,
+        )
+        if not delivery.attach:
+            return {"link": delivery.link, "days": LINK_DAYS}
+        archive = delivery.archive
+        if session.get(Blob, archive.sha256) is None:
+            session.add(Blob(sha256=archive.sha256, size=len(archive.data),
+                             data=seal_bytes(archive.data, key)))
+            session.flush()
+        return {"file": {"sha256": archive.sha256, "filename": archive.filename,
+                         "content_type": "application/zip"}}
+
+    return export
+
+
+def at_rest_key(settings: Settings) -> AtRestKey | None:
+    """The key raw mail is sealed with in the database (``privacy.encryption_key``)."""
+    return AtRestKey.from_setting(settings.privacy.encryption_key)
 
 
 def platform_fee(settings: Settings) -> float:
@@ -74,6 +112,9 @@ class Service:
     handler: InboundHandler = field(init=False)
     scheduler: Scheduler = field(init=False)  # reminders, readiness, digests (issue 5)
     smtp_port: int = 0
+    web: WebServer | None = None  # the signed-link pages (issue 4), when web.enabled
+    web_port: int = 0
+    claimant: str = ""  # this process's name on the rows it claims (threads.claims)
     imap: ImapPoller | None = None  # inbound.imap: a thread fetching from a mailbox
     _server: asyncio.base_events.Server | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -81,19 +122,28 @@ class Service:
     def __post_init__(self) -> None:
         s = self.settings
         self.composer = make_composer(s)
-        self.outbox = OutboxWorker(self.engine, self.transport, s.outbound)
+        self.outbox = OutboxWorker(
+            self.engine, self.transport, s.outbound, composer=self.composer,
+            signer=make_signer(s.outbound.dkim, s.service.domain, s.base_dir),
+            at_rest=self.composer.at_rest,
+        )
         self.pipeline = Pipeline(
             self.engine, self.composer, s.service.domain, s.service.secret_key,
             AttachmentPolicy(), on_enqueued=self.outbox.nudge, mediators=s.mediators,
             case_settings=s.cases, platform_fee=platform_fee(s),
             open_local=open_local(s), default_language=s.service.default_language,
+            at_rest=self.composer.at_rest,
             trusted_authserv_id=s.inbound.trusted_authserv_id,
         )
         self.handler = InboundHandler(
             self.engine, s.service.domain, s.service.secret_key, self.pipeline.nudge,
-            source="lmtp" if s.inbound.smtp.lmtp else "smtp",
+            source="lmtp" if s.inbound.smtp.lmtp else "smtp", at_rest=self.composer.at_rest,
         )
         self.scheduler = Scheduler(self.engine, self.composer, s, on_enqueued=self.outbox.nudge)
+        onboarding = make_onboarding(s)  # checks every intake form: ConfigError when broken
+        self.pipeline.intake_forms = set(onboarding.forms)
+        if s.web.enabled:
+            self.web = WebServer(s, self.engine, self.composer, onboarding, self.outbox.nudge)
 
     @classmethod
     def build(cls, settings: Settings, transport: Transport | None = None) -> Service:
@@ -111,6 +161,9 @@ class Service:
             self.smtp_port = self._server.sockets[0].getsockname()[1]
             log.info("%s listening on %s:%s",
                      "LMTP" if s.inbound.smtp.lmtp else "SMTP", s.inbound.smtp.host, self.smtp_port)
+        self.claimant = claimant_name(self.smtp_port)
+        CLAIMANT.set(self.claimant)  # the tasks below inherit it
+        await asyncio.to_thread(release_work, self.engine, self.claimant)  # after a crash
         self._tasks = [
             asyncio.create_task(self.pipeline.run(), name="pipeline"),
             asyncio.create_task(self.outbox.run(), name="outbox"),
@@ -119,12 +172,22 @@ class Service:
         if s.inbound.imap.enabled:
             self.imap = self._imap_poller(asyncio.get_running_loop())
             self.imap.start()
+        if self.web is not None:
+            self.web_port = await self.web.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Greet new SMTP clients with 421, let the copy on the wire finish (at most ``grace``
+        seconds), and hand back what this process claimed but did not do."""
         self.handler.accepting = False
         if self.imap is not None:
             await asyncio.to_thread(self.imap.stop)
+        if self.web is not None:
+            await self.web.stop()
+        self.outbox.stop()
         await self.scheduler.stop()
+        sending = [t for t in self._tasks if t.get_name() == "outbox"]
+        if sending:
+            await asyncio.wait(sending, timeout=grace)
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(TimeoutError):
@@ -134,6 +197,8 @@ class Service:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        with contextlib.suppress(Exception):  # the leases run out anyway
+            await asyncio.to_thread(release_work, self.engine, self.claimant)
         await self.transport.close()
 
     def _imap_poller(self, loop: asyncio.AbstractEventLoop) -> ImapPoller:
@@ -141,7 +206,8 @@ class Service:
         s = self.settings
 
         def store(raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
-            return store_inbound(self.engine, raw, mail_from, rcpt_tos, "imap")
+            return store_inbound(self.engine, raw, mail_from, rcpt_tos, "imap",
+                                 self.composer.at_rest)
 
         return ImapPoller(s.inbound.imap, s.service.domain, store,
                           on_stored=lambda: loop.call_soon_threadsafe(self.pipeline.nudge))

@@ -47,6 +47,7 @@ def make_settings(tmp_path: Path, database_url: str, **sections) -> Settings:
         "service": {"domain": DOMAIN, "secret_key": "test-secret-key-0123456789"},
         "database": {"url": database_url},
         "inbound": {"smtp": {"host": "127.0.0.1", "port": 0}},
+        "web": {"host": "127.0.0.1", "port": 0},
         "outbound": {"transport": "maildir", "maildir": "outbox"},
         "mediators": [
             {"email": MEDIATOR, "name": "Maria de Vries", "language": "en", "hourly_rate": 100}

@@ -249,3 +249,35 @@ async def test_a_second_address_is_held_then_accepted_with_alias(service, sink):
     sink.delivered.clear()
     await reply(service, "anna.work@office.test", address[ANNA], "And again from work.")
     assert texts(sink, BRAM)[0].startswith("And again from work.")
+
+
+async def test_export_sends_the_case_file_to_the_mediator(service, sink):
+    import io
+    import zipfile
+
+    opened, address = await open_case(service, moderation="open")
+    await reply(service, ANNA, address[ANNA], "Something for the record.")
+    sink.delivered.clear()
+    await reply(service, MEDIATOR, address[MEDIATOR], "#export")
+    [mail] = sink.to(MEDIATOR)
+    [archive] = [p for p in mail.message.iter_attachments()]
+    names = zipfile.ZipFile(io.BytesIO(archive.get_content())).namelist()
+    assert "transcript.html" in names and "manifest.json" in names
+    assert sink.to(ANNA) == [] and sink.to(BRAM) == []
+
+
+async def test_reply_by_sends_the_message_and_awaits_every_party(service, sink):
+    from threads.models import Awaiting
+
+    opened, address = await open_case(service)
+    said = await command(service, sink, address,
+                         "#reply-by 3d\nCould each of you list your three priorities?")
+    assert any("with a request to answer by" in t for t in said)
+    for party in (ANNA, BRAM, CEES):
+        assert texts(sink, party)[0].startswith("Could each of you list your three priorities?")
+    with Session(service.engine) as session:
+        assert len(session.exec(select(Awaiting)).all()) == 3
+    said = await command(service, sink, address, "#awaiting Bram 1-1-2020")
+    assert any("write the date as" in t for t in said)
+    said = await command(service, sink, address, "#awaiting Bram")
+    assert any("waiting for Bram de Boer's answer" in t for t in said)

@@ -4,6 +4,8 @@ context) and returns a plan: a function that carries the command out and says wh
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -161,8 +163,11 @@ def remove(session: Session, case: Case, mediator: Participant, command: Command
         return None
 
     def run():  # noqa: ANN202
+        from threads.links import revoke_links
+
         party.active = False
         session.add(party)
+        revoke_links(session, case, party, actor=mediator.name)
         audit.record(session, case, "participant-removed", actor=mediator.name, name=party.name)
         notice = Notice("removed", case, party, author=mediator)
         return [notice], [phrase("removed", name=party.name)]
@@ -369,8 +374,111 @@ def overview(session: Session, case: Case) -> dict:
     }
 
 
+def link(session: Session, case: Case, mediator: Participant, command: Command,
+         ctx: Context) -> Plan | None:
+    from threads.links import resend_links
+
+    party = find_party(session, case, command.args, ctx, command.line)
+    if party is None:
+        return None
+
+    def run():  # noqa: ANN202
+        return resend_links(session, case, party), [phrase("links-sent", name=party.name)]
+
+    return run
+
+
+def parse_date(text: str, now: datetime, zone: str = "Europe/Amsterdam") -> datetime | None:
+    """'2026-12-01', '1-12-2026', '1/12', 'tomorrow'/'morgen', '3d' -> the end of that day."""
+    text = text.strip().lower()
+    tz = ZoneInfo(zone)
+    today = now.astimezone(tz).date()
+    day = None
+    relative = re.fullmatch(r"(\d{1,2})\s*(d|dagen|days?)", text)
+    if text in ("tomorrow", "morgen"):
+        day = today + timedelta(days=1)
+    elif relative:
+        day = today + timedelta(days=int(relative[1]))
+    else:
+        for pattern in ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d-%m", "%d/%m"):
+            try:
+                parsed = datetime.strptime(text, pattern)
+            except ValueError:
+                continue
+            day = parsed.date().replace(year=parsed.year if "%Y" in pattern else today.year)
+            if "%Y" not in pattern and day < today:
+                day = day.replace(year=today.year + 1)
+            break
+    if day is None or day < today:
+        return None
+    return datetime.combine(day, datetime.max.time().replace(microsecond=0), tzinfo=tz)
+
+
+def awaiting(session: Session, case: Case, mediator: Participant, command: Command,
+             ctx: Context) -> Plan | None:
+    """'#awaiting Name [date]': the mediator waits for this party's answer."""
+    from threads.reminders import mark_awaiting
+
+    name, by = command.args, None
+    words = command.args.rsplit(maxsplit=1)
+    if len(words) == 2 and re.search(r"\d|tomorrow|morgen", words[1].lower()):
+        by = parse_date(words[1], utcnow())
+        if by is None:
+            ctx.errors.append(phrase("date-format", line=command.line))
+            return None
+        name = words[0]
+    party = find_party(session, case, name, ctx, command.line)
+    if party is None:
+        return None
+
+    def run():  # noqa: ANN202
+        mark_awaiting(session, case, party, by, actor=mediator.name)
+        return [], [phrase("awaiting", name=party.name, by=by.date().isoformat() if by else "")]
+
+    return run
+
+
+def reply_by(session: Session, case: Case, mediator: Participant, command: Command,
+             ctx: Context) -> Plan | None:
+    """'#reply-by <date>' above a message: it goes to every party, who are reminded after."""
+    from threads.relay import Contribution, new_message, relay_to_parties
+    from threads.reminders import mark_awaiting
+
+    by = parse_date(command.args, utcnow())
+    if by is None:
+        ctx.errors.append(phrase("date-format", line=command.line))
+        return None
+    if not ctx.rest.strip():
+        ctx.errors.append(phrase("reply-by-text-missing", line=command.line))
+        return None
+
+    def run():  # noqa: ANN202
+        message = new_message(session, case, mediator, Contribution(text=ctx.rest.strip()),
+                              "released")
+        message.released_text, message.decided_at = message.text, utcnow()
+        audit.record(session, case, "mediator-message", actor=mediator.name, message=message.seq)
+        people = parties_of(session, case)
+        for party in people:
+            mark_awaiting(session, case, party, by, actor=mediator.name)
+        notices = relay_to_parties(session, case, message, mediator, exclude=None)
+        return notices, [phrase("reply-by-sent", by=by.date().isoformat(),
+                                names=[p.name for p in people])]
+
+    return run
+
+
+def export(session: Session, case: Case, mediator: Participant, command: Command,
+           ctx: Context) -> Plan | None:
+    """The case file goes to the mediator (built by the application when the mail is composed)."""
+    def run():  # noqa: ANN202
+        return [Notice("export", case, mediator, author=mediator)], []
+
+    return run
+
+
 HANDLERS = {
     "approve": approve, "reject": reject, "private": private, "status": status, "add": add,
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
-    "close": close, "reopen": reopen, "alias": alias, "help": help_,
+    "close": close, "reopen": reopen, "alias": alias, "help": help_, "link": link,
+    "awaiting": awaiting, "reply-by": reply_by, "export": export,
 }

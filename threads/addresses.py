@@ -15,14 +15,14 @@ from email.utils import formataddr
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
-from threads.models import Case, Participant
+from threads.models import Case, OutgoingMail, Participant
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 TOKEN_LENGTH = 16
 BOUNCE_LOCAL = "bounces"
 NO_REPLY_LOCAL = "no-reply"
 _LOCAL = re.compile(r"^(?P<case>[a-z0-9][a-z0-9-]{0,39})(?:\+(?P<token>[a-z2-7]{16}))?$")
-_BOUNCE = re.compile(r"^bounces\+(?P<copy>[0-9]+)-(?P<check>[a-z2-7]{8})$")
+_BOUNCE = re.compile(r"^bounces\+(?P<key>[0-9a-f]{32})$")
 
 
 def normalize_address(address: str) -> str:
@@ -74,16 +74,13 @@ class Recipient:
         return self.kind in ("participant", "case", "open", "bounce")
 
 
-def bounce_address(copy_id: int, secret: str, domain: str) -> str:
-    """VERP envelope sender that names the outgoing copy (RFC 5321 return path)."""
-    return f"{BOUNCE_LOCAL}+{copy_id}-{_bounce_check(copy_id, secret)}@{domain}"
+def bounce_address(message_id: str, domain: str) -> str:
+    """VERP envelope sender naming the outgoing copy (RFC 5321 return path).
 
-
-def _bounce_check(copy_id: int, secret: str) -> str:
-    import hashlib
-
-    digest = hashlib.sha256(f"{secret}:{copy_id}".encode()).digest()
-    return "".join(_ALPHABET[b % 32] for b in digest[:8])
+    The copy's Message-ID is a random 128-bit value, so the address cannot be guessed.
+    """
+    key = message_id.strip("<>").split("@", 1)[0]
+    return f"{BOUNCE_LOCAL}+{key}@{domain}"
 
 
 def resolve(
@@ -98,8 +95,10 @@ def resolve(
         return Recipient("no-reply", reason="this address does not accept replies")
     bounce = _BOUNCE.match(local)
     if bounce:
-        copy_id = int(bounce["copy"])
-        if bounce["check"] == _bounce_check(copy_id, secret):
+        copy_id = session.exec(
+            select(OutgoingMail.id).where(OutgoingMail.message_id == f"<{bounce['key']}@{domain}>")
+        ).first()
+        if copy_id is not None:
             return Recipient("bounce", copy_id=copy_id)
         return Recipient("unknown", reason="this bounce address is not valid")
     match = _LOCAL.match(local)

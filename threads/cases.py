@@ -167,5 +167,11 @@ def parties_of(session: Session, case: Case, *, active_only: bool = True) -> lis
 
 
 def lock_case(session: Session, case_id: int) -> Case:
-    """Take the case's row lock (PostgreSQL) so decisions on one case happen one at a time."""
-    return session.exec(select(Case).where(Case.id == case_id).with_for_update()).one()
+    """Take the case's row lock (PostgreSQL) so decisions on one case happen one at a time.
+
+    The row is read afresh once locked (populate_existing): a copy loaded earlier in the same
+    session may predate another machine's decision, e.g. its ``message_seq``."""
+    return session.exec(
+        select(Case).where(Case.id == case_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()

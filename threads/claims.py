@@ -1,23 +1,38 @@
 """Claiming work rows (inbound mail to process, outgoing copies to send) with a lease.
 
-A claim sets ``claimed_until`` in its own short transaction; on PostgreSQL the candidate rows
-are selected ``FOR UPDATE SKIP LOCKED`` so that several ``mediate serve`` processes never take
-the same row. A worker that dies leaves its lease to run out, after which the row is claimed
-again: work is done at least once, and the idempotency keys make it count once.
+A claim sets ``claimed_until`` and ``claimed_by`` in its own short transaction; on PostgreSQL
+the candidate rows are selected ``FOR UPDATE SKIP LOCKED`` so that several ``mediate serve``
+processes never take the same row. Work is done at least once and the idempotency keys make it
+count once:
+
+- a worker that dies leaves its lease to run out, after which any worker claims the row again;
+- a worker that restarts under the same name (``claimant``: host and SMTP port) first takes
+  back what its previous life held (``release_claims``), so a ``kill -9`` and a restart do not
+  wait for the lease; only one live process can hold a name, because only one can listen on
+  that port;
+- a long batch keeps its rows by renewing the lease (``extend``) while it works.
+
+The claimant is carried in a context variable set once by the service (``CLAIMANT``), so the
+stages that claim need not pass it around.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
 from threads.db import session_scope
-from threads.models import utcnow
+from threads.models import InboundMail, OutgoingMail, utcnow
 
 Row = TypeVar("Row", bound=SQLModel)
+CLAIMANT: ContextVar[str | None] = ContextVar("mediate_claimant", default=None)
 
 
 def claim(
@@ -48,10 +63,55 @@ def claim(
             query = query.with_for_update(skip_locked=True)
         rows = list(session.exec(query))
         until = now + timedelta(seconds=lease_seconds)
+        claimant = CLAIMANT.get()
         for row in rows:
             row.claimed_until = until  # type: ignore[attr-defined]
+            row.claimed_by = claimant  # type: ignore[attr-defined]
             session.add(row)
         return [row.id for row in rows]  # type: ignore[attr-defined]
+
+
+def extend(engine: Engine, model: type[Row], ids: Iterable[int], lease_seconds: float) -> int:
+    """Renew the lease on rows this worker still holds; return how many it still holds."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    until = utcnow() + timedelta(seconds=lease_seconds)
+    with session_scope(engine) as session:
+        result = session.exec(  # type: ignore[call-overload]
+            update(model)
+            .where(col(model.id).in_(ids))  # type: ignore[attr-defined]
+            .where(model.status == "pending")  # type: ignore[attr-defined]
+            .where(col(model.claimed_until).is_not(None))  # type: ignore[attr-defined]
+            .values(claimed_until=until)
+        )
+        return result.rowcount or 0
+
+
+def release_claims(engine: Engine, model: type[Row], claimant: str | None) -> int:
+    """Give back every pending row ``claimant`` holds (after a crash, or on a clean stop)."""
+    if not claimant:
+        return 0
+    with session_scope(engine) as session:
+        result = session.exec(  # type: ignore[call-overload]
+            update(model)
+            .where(model.claimed_by == claimant)  # type: ignore[attr-defined]
+            .where(model.status == "pending")  # type: ignore[attr-defined]
+            .where(col(model.claimed_until).is_not(None))  # type: ignore[attr-defined]
+            .values(claimed_until=None)
+        )
+        return result.rowcount or 0
+
+
+def claimant_name(port: int) -> str:
+    """This process's name in claims: host and SMTP port (one live process per pair)."""
+    host = socket.gethostname()
+    return f"{host}:{port}" if port else f"{host}:pid{os.getpid()}"
+
+
+def release_work(engine: Engine, claimant: str | None) -> int:
+    """Give back the inbound mail and outgoing copies ``claimant`` holds."""
+    return sum(release_claims(engine, model, claimant) for model in (InboundMail, OutgoingMail))
 
 
 def release(session: Session, row: SQLModel) -> None:

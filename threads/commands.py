@@ -36,10 +36,15 @@ ALIASES = {
     "close": "close", "sluiten": "close", "afsluiten": "close",
     "reopen": "reopen", "heropenen": "reopen",
     "alias": "alias",
+    "link": "link", "links": "link",
+    "awaiting": "awaiting", "wacht": "awaiting", "wachtop": "awaiting",
+    "reply-by": "reply-by", "antwoord-voor": "reply-by", "reageer-voor": "reply-by",
+    "export": "export", "exporteer": "export", "dossier": "export",
     "help": "help", "hulp": "help",
 }
-# Commands whose text below the command lines is theirs (an edited release, a private note).
-TAKES_TEXT = {"approve", "private"}
+# Commands whose text below the command lines is theirs (an edited release, a private note,
+# a message the parties are asked to answer by a date).
+TAKES_TEXT = {"approve", "private", "reply-by"}
 
 
 def phrase(key: str, **values: Any) -> dict[str, Any]:

@@ -7,8 +7,9 @@ by giving a ``postgresql+psycopg://`` URL.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
@@ -20,6 +21,7 @@ from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _READ_ONLY = "mediate_read_only"
+_WRITER_LOCKS: dict[object, threading.RLock] = {}
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -70,15 +72,28 @@ def _ensure_sqlite_folder(url: str) -> None:
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on any error."""
-    session = Session(engine, expire_on_commit=False)
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    with _writers(engine):
+        session = Session(engine, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def _writers(engine: Engine) -> threading.RLock | nullcontext:
+    """SQLite has one writer at a time. Writers of this process queue on a lock that wakes the
+    next at once, instead of meeting a busy database, whose handler sleeps (1, 2, 5 ... 100 ms)
+    before trying again; other processes still wait through the busy timeout."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    lock = _WRITER_LOCKS.get(engine.url)
+    if lock is None:
+        lock = _WRITER_LOCKS.setdefault(engine.url, threading.RLock())
+    return lock
 
 
 @contextmanager

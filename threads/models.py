@@ -7,6 +7,7 @@ outgoing copies it causes (DESIGN.md, "One reply, end to end").
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON as SAJSON
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
@@ -54,7 +55,11 @@ class Participant(SQLModel, table=True):
     signed_at: datetime | None = None
     last_message_at: datetime | None = None
     bouncing: bool = False
+    # set when a copy to them could not be delivered; cleared by the next one that could
+    delivery_failed_at: datetime | None = None
     away_note: str | None = Field(default=None, max_length=300)
+    # Raised to revoke every signed link this participant was given (threads/links.py).
+    link_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class InboundMail(SQLModel, table=True):
@@ -76,6 +81,7 @@ class InboundMail(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     attempts: int = 0
     claimed_until: datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=200)  # threads.claims
     processed_at: datetime | None = None
 
 
@@ -116,6 +122,9 @@ class OutgoingMail(SQLModel, table=True):
     message_ref_id: int | None = Field(default=None, foreign_key="message.id", index=True)
     kind: str = Field(max_length=40)
     channel: str = Field(default="shared", max_length=60)  # "shared" or "private:<party id>"
+    # Blobs added to this copy when it is sent ([{"sha256", "filename", "content_type"}]):
+    # a large file relayed to 30 parties is stored once, not 30 times.
+    attachments: list[dict] = Field(default_factory=list, sa_column=Column(SAJSON, nullable=False))
     message_id: str = Field(max_length=250, index=True, unique=True)
     envelope_from: str = Field(max_length=320)
     rcpt_to: str = Field(max_length=320)
@@ -123,6 +132,7 @@ class OutgoingMail(SQLModel, table=True):
     status: str = Field(default="pending", max_length=20, index=True)  # pending | sent | failed
     attempts: int = 0
     claimed_until: datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=200)  # threads.claims
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
@@ -172,6 +182,8 @@ class ThreadRoot(SQLModel, table=True):
     participant_id: int = Field(foreign_key="participant.id", index=True)
     channel: str = Field(max_length=60)  # "shared", or "private:<party id>"
     message_id: str = Field(max_length=250)
+    last_message_id: str | None = Field(default=None, max_length=250)  # newest copy in it
+    depth: int = 0  # copies in this thread so far
 
 
 class Reminder(SQLModel, table=True):
@@ -235,3 +247,113 @@ Index("ix_participant_unsigned", Participant.__table__.c.case_id,
 Index("ix_message_held", Message.__table__.c.case_id, Message.__table__.c.created_at,
       sqlite_where=Message.__table__.c.status == "held",
       postgresql_where=Message.__table__.c.status == "held")
+
+
+class CaseExport(SQLModel, table=True):
+    """An archive of a case (or of one party's own data) that was handed out, and its hashes.
+
+    Retention purges a closed case only after an export of the whole case exists. ``archive``
+    keeps the (sealed) zip only while it waits to be fetched through a signed download link.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: str = Field(default="case", max_length=20)  # case | participant
+    participant_name: str | None = Field(default=None, max_length=200)
+    actor: str = Field(default="system", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    sha256: str = Field(max_length=64)  # of the zip file
+    manifest_sha256: str = Field(max_length=64)
+    size: int = 0
+    audit_hash: str = Field(default="", max_length=64)  # the chain's last hash it contains
+    archive: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+class Tombstone(SQLModel, table=True):
+    """What is left of a purged case: its reference, dates, outcome and the audit chain's end."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", unique=True)
+    ref: str = Field(max_length=40, index=True)
+    opened_at: datetime
+    closed_at: datetime | None = None
+    outcome: str | None = Field(default=None, max_length=40)
+    purged_at: datetime = Field(default_factory=utcnow)
+    final_hash: str = Field(max_length=64)  # the last audit hash before the purge
+    events: int = 0  # how many audit events the purged chain held
+    export_sha256: str | None = Field(default=None, max_length=64)
+
+
+class IntakeAnswer(SQLModel, table=True):
+    """One party's answer to one intake question, saved per page so the intake can resume."""
+
+    __table_args__ = (UniqueConstraint("participant_id", "question_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    form: str = Field(max_length=60)
+    question_id: str = Field(max_length=60)
+    value: Any = Field(default=None, sa_column=Column(SAJSON, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Signature(SQLModel, table=True):
+    """A party's signature under the exact agreement text they were shown (its SHA-256)."""
+
+    __table_args__ = (UniqueConstraint("participant_id", "sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    sha256: str = Field(max_length=64)
+    text: str = ""
+    typed_name: str = Field(max_length=200)
+    language: str = Field(default="nl", max_length=5)
+    signed_at: datetime = Field(default_factory=utcnow)
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=500)
+
+
+class CaseAgreement(SQLModel, table=True):
+    """The mediator's own agreement template for one case (``case open --agreement FILE``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", unique=True)
+    filename: str = Field(default="", max_length=200)
+    source: str = ""
+
+
+class SafetyAlert(SQLModel, table=True):
+    """The mediator was alerted about one party's answer to one safety screening question;
+    claimed by its unique key in the same transaction as the alert mail, so it goes out once."""
+
+    __table_args__ = (UniqueConstraint("participant_id", "question_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    question_id: str = Field(max_length=60)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Blob(SQLModel, table=True):
+    """An attachment's bytes, stored once by SHA-256 however often it is passed on."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MessageAttachment(SQLModel, table=True):
+    """A file that came with a message, and whether it may be passed on (and if not, why)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    sha256: str = Field(foreign_key="blob.sha256", max_length=64)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=255)
+    size: int
+    passed: bool
+    reason: str = Field(default="", max_length=300)
+

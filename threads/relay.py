@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from threads import audit, commands
+from threads import attachments, audit, commands
 from threads.cases import mediator_of, parties_of
 from threads.models import Case, Message, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
@@ -43,12 +43,26 @@ class Contribution:
     channel: str = "shared"  # shared | private
     counterpart: Participant | None = None  # private: the party whose line this is
     max_participants: int = 30
+    files: list[attachments.IncomingFile] = field(default_factory=list)
 
 
 def receive(
     session: Session, case: Case, author: Participant, contribution: Contribution
 ) -> list[Notice] | None:
     """Decide what happens to one contribution; None when it was already received before."""
+    notices = _decide(session, case, author, contribution)
+    refused = attachments.held_back(contribution.files)
+    if notices and refused and contribution.sender_matches:
+        # The author hears which files did not travel, and why; the mediator sees it too.
+        notices.append(Notice("files-held", case, author, author=mediator_of(session, case),
+                              answers=contribution.message_id,
+                              context={"files": refused}))
+    return notices
+
+
+def _decide(
+    session: Session, case: Case, author: Participant, contribution: Contribution
+) -> list[Notice] | None:
     if contribution.dedupe_key and session.exec(
         select(Message.id).where(
             Message.author_id == author.id, Message.dedupe_key == contribution.dedupe_key
@@ -107,6 +121,7 @@ def new_message(
     session.add(case)
     session.add(message)
     session.flush()
+    attachments.keep(session, message, contribution.files)
     return message
 
 

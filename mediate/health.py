@@ -1,0 +1,70 @@
+"""What ``GET /healthz`` reports: is the database there, is mail flowing, does the scheduler run.
+
+``ok`` is false only when the database cannot be reached: a backlog or failed copies are worth
+a look, not a reason for a load balancer to take the machine out. Counts are for the whole
+database, so every machine sharing it reports the same backlog; ``claimant`` says which
+machine answered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from threads.models import InboundMail, OutgoingMail, utcnow
+
+
+def _seconds_since(moment: datetime | None, now: datetime) -> float | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=now.tzinfo)
+    return round(max((now - moment).total_seconds(), 0.0), 1)
+
+
+def backlog(session: Session) -> dict[str, Any]:
+    now = utcnow()
+    pending = OutgoingMail.status == "pending"
+    count = lambda *where: session.exec(  # noqa: E731
+        select(func.count()).select_from(OutgoingMail).where(*where)).one()
+    oldest = session.exec(select(func.min(OutgoingMail.created_at)).where(pending)).one()
+    inbound = session.exec(select(func.count()).select_from(InboundMail)
+                           .where(InboundMail.status == "pending")).one()
+    return {
+        "outbox": {
+            "pending": count(pending),
+            "due": count(pending, OutgoingMail.next_attempt_at <= now),
+            "deferred": count(pending, OutgoingMail.attempts > 0),
+            "failed": count(OutgoingMail.status == "failed"),
+            "oldest_pending_seconds": _seconds_since(oldest, now),
+        },
+        "inbound": {"pending": inbound},
+    }
+
+
+def health(service: Any) -> dict[str, Any]:
+    """A JSON-ready report on ``service`` (a running ``mediate.service.Service``)."""
+    report: dict[str, Any] = {"ok": True, "claimant": getattr(service, "claimant", "")}
+    try:
+        with Session(service.engine) as session:
+            report["database"] = {"ok": True, "dialect": service.engine.dialect.name}
+            report.update(backlog(session))
+    except Exception as error:  # noqa: BLE001 (the report says what is wrong)
+        report["ok"] = False
+        report["database"] = {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
+    outbox = getattr(service, "outbox", None)
+    last_round = getattr(outbox, "last_round_at", None)
+    report["outbox_worker"] = {
+        "last_round_seconds_ago": _seconds_since(last_round, utcnow()),
+        "stopping": bool(getattr(outbox, "stopping", False)),
+    }
+    scheduler = getattr(service, "scheduler", None)
+    if scheduler is not None:
+        state = getattr(scheduler, "state", None)
+        report["scheduler"] = state() if callable(state) else {"present": True}
+    handler = getattr(service, "handler", None)
+    report["accepting_mail"] = bool(getattr(handler, "accepting", False))
+    return report

@@ -1,0 +1,139 @@
+"""The Starlette application: routes, the link check every page starts with, and /healthz.
+
+Handlers are async; their database work runs in a worker thread inside one transaction
+(``WebContext.run``). A link that cannot be used (tampered, expired, revoked, meant for another
+page) ends in one kind page that explains how to get a new link, whatever page it was for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mailgate.compose import Composer
+from mediate.web import csrf
+from mediate.web.render import Page, Redirect, Renderer
+from threads.db import session_scope
+from threads.links import LinkError, Links
+from threads.models import Participant
+from threads.onboarding import Onboarding
+
+LINK_STATUS = {"expired": 410, "revoked": 403, "invalid": 404, "wrong-purpose": 404}
+
+
+@dataclass
+class WebContext:
+    engine: Engine
+    links: Links
+    onboarding: Onboarding
+    composer: Composer
+    renderer: Renderer
+    nudge: Callable[[], None] | None = None  # wakes the outbox after mail was enqueued
+
+    async def run(self, work: Callable[..., Any], *args: Any) -> Any:
+        """Run ``work(session, *args)`` in a thread, in one transaction. Notices it returns
+        (as ``result.notices`` or a ``(result, notices)`` pair) are enqueued in it."""
+        def job() -> tuple[Any, bool]:
+            with session_scope(self.engine) as session:
+                result, notices = work(session, *args)
+                self.composer.enqueue(session, notices)
+                return result, bool(notices)
+
+        result, mailed = await run_in_threadpool(job)
+        if mailed and self.nudge is not None:
+            self.nudge()
+        return result
+
+
+def language_of_link(engine: Engine, links: Links, token: str) -> str | None:
+    """The language of the participant a (possibly expired) genuine link belongs to."""
+    try:
+        data = links.serializer.loads(token)  # signature only, any age
+    except Exception:  # noqa: BLE001  (a bad link simply has no language)
+        return None
+    with Session(engine) as session:
+        participant = session.get(Participant, data.get("p")) if isinstance(data, dict) else None
+        return participant.language if participant is not None else None
+
+
+async def link_problem(request: Request, error: LinkError) -> Response:
+    ctx: WebContext = request.app.state.ctx
+    token = request.path_params.get("token", "")
+    lang = await run_in_threadpool(language_of_link, ctx.engine, ctx.links, token)
+    page = Page("link-problem", lang or ctx.renderer.guess_language(request),
+                {"reason": error.reason}, status=LINK_STATUS.get(error.reason, 403))
+    return ctx.renderer.respond(request, page)
+
+
+async def form_of(request: Request) -> dict[str, list[str]] | None:
+    """The submitted form as lists of values, or None when the CSRF check fails."""
+    ctx: WebContext = request.app.state.ctx
+    form = await request.form()
+    raw = {key: [str(v) for v in form.getlist(key)] for key in form.keys()}
+    submitted = raw.pop(csrf.FIELD, [""])[0]
+    if not csrf.valid(ctx.renderer.secret, request, submitted):
+        return None
+    return raw
+
+
+def csrf_failed(request: Request, lang: str | None = None) -> Response:
+    ctx: WebContext = request.app.state.ctx
+    page = Page("form-expired", lang or ctx.renderer.guess_language(request),
+                {"again": request.url.path}, status=403)
+    return ctx.renderer.respond(request, page)
+
+
+async def healthz(request: Request) -> Response:
+    ctx: WebContext = request.app.state.ctx
+
+    def probe() -> str:
+        with ctx.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return "ok"
+
+    try:
+        database = await run_in_threadpool(probe)
+    except Exception:  # noqa: BLE001  (any failure means the database is not usable)
+        return JSONResponse({"status": "error", "database": "error"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": database})
+
+
+async def not_found(request: Request, exc: HTTPException) -> Response:
+    ctx: WebContext = request.app.state.ctx
+    if exc.status_code == 404:
+        page = Page("link-problem", ctx.renderer.guess_language(request),
+                    {"reason": "invalid"}, status=404)
+        return ctx.renderer.respond(request, page)
+    return Response(exc.detail or "", status_code=exc.status_code)
+
+
+def respond(request: Request, result: Page | Redirect) -> Response:
+    return request.app.state.ctx.renderer.respond(request, result)
+
+
+def create_app(ctx: WebContext) -> Starlette:
+    from mediate.web import intake_pages, pages
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/register/{token}", pages.register, methods=["GET", "POST"]),
+        Route("/intake/{token}", intake_pages.intake, methods=["GET", "POST"]),
+        Route("/agreement/{token}", pages.agreement, methods=["GET", "POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={LinkError: link_problem, HTTPException: not_found},
+    )
+    app.state.ctx = ctx
+    return app
+

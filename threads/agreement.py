@@ -1,0 +1,146 @@
+"""The mediation agreement: its text for one party, the SHA-256 of that text, and signatures.
+
+The text is rendered from ``templates/agreements/<lang>.txt`` (or the case's own template, from
+``mediate case open --agreement FILE``) with the case data: mediator, parties, hourly rate,
+platform fee. A signature records the SHA-256 of the exact UTF-8 text the party was shown, with
+the time, IP address and user agent, as evidence of what was agreed (cf. eIDAS art. 3(10), a
+simple electronic signature). Signing the same text again changes nothing; when the text
+changes (another party joins, the rate changes), the old signatures no longer count and
+everyone signs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from sqlmodel import Session, col, select
+
+from threads import audit
+from threads.cases import mediator_of, parties_of
+from threads.models import Case, CaseAgreement, Participant, Signature, utcnow
+from threads.notices import Notice
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def money(amount: float, lang: str = "nl") -> str:
+    """'€ 1.234,50' in Dutch, '€1,234.50' in English."""
+    text = f"{amount:,.2f}"
+    if lang == "nl":
+        return "€ " + text.replace(",", " ").replace(".", ",").replace(" ", ".")
+    return "€" + text
+
+
+def same_name(typed: str, name: str) -> bool:
+    return " ".join(typed.split()).casefold() == " ".join(name.split()).casefold()
+
+
+class AgreementChanged(Exception):
+    """The text changed between showing and signing: the party must read it again."""
+
+
+@dataclass
+class Agreements:
+    templates_dir: Path
+    service_name: str = "Mediate"
+    env: Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(str(self.templates_dir)), undefined=StrictUndefined,
+            keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+        )
+        self.env.filters["money"] = money
+
+    def check_template(self, source: str) -> None:
+        """Raise ValueError when a custom agreement template cannot be used."""
+        try:
+            self.env.from_string(source)
+        except TemplateError as error:
+            raise ValueError(f"the agreement template has an error: {error}") from None
+
+    def render(self, session: Session, case: Case, participant: Participant) -> str:
+        custom = session.exec(
+            select(CaseAgreement).where(CaseAgreement.case_id == case.id)
+        ).first()
+        if custom is not None:
+            template = self.env.from_string(custom.source)
+        else:
+            template = self.env.get_template(f"agreements/{participant.language}.txt")
+        mediator = mediator_of(session, case)
+        text = template.render(
+            case=case, mediator=mediator, parties=[p.name for p in parties_of(session, case)],
+            hourly_rate=case.hourly_rate, platform_fee=case.platform_fee,
+            lang=participant.language, opened=case.created_at.strftime("%d-%m-%Y"),
+            service_name=self.service_name,
+        )
+        return text.strip() + "\n"
+
+    def current(self, session: Session, case: Case, participant: Participant) -> Signature | None:
+        """The participant's signature under the text as it reads now, if any."""
+        digest = sha256(self.render(session, case, participant))
+        return session.exec(
+            select(Signature).where(
+                Signature.participant_id == participant.id, Signature.sha256 == digest
+            )
+        ).first()
+
+
+def signing_problems(participant: Participant, typed_name: str, consent: bool) -> dict[str, str]:
+    problems = {}
+    if not typed_name.strip():
+        problems["typed_name"] = "name-required"
+    elif not same_name(typed_name, participant.name):
+        problems["typed_name"] = "name-mismatch"
+    if not consent:
+        problems["consent"] = "consent-required"
+    return problems
+
+
+def sign(
+    session: Session, agreements: Agreements, case: Case, participant: Participant, *,
+    shown_sha256: str, typed_name: str, ip: str, user_agent: str,
+) -> tuple[Signature, bool, list[Notice]]:
+    """Record the signature; returns (signature, whether it is new, notices).
+
+    The caller holds the case lock and has checked ``signing_problems``."""
+    text = agreements.render(session, case, participant)
+    digest = sha256(text)
+    if digest != shown_sha256:
+        raise AgreementChanged()
+    existing = session.exec(
+        select(Signature).where(
+            Signature.participant_id == participant.id, Signature.sha256 == digest
+        )
+    ).first()
+    if existing is not None:
+        return existing, False, []
+    signature = Signature(
+        case_id=case.id, participant_id=participant.id, sha256=digest, text=text,
+        typed_name=" ".join(typed_name.split()), language=participant.language,
+        signed_at=utcnow(), ip=ip[:64], user_agent=user_agent[:500],
+    )
+    session.add(signature)
+    participant.signed_at = signature.signed_at
+    session.add(participant)
+    session.flush()
+    audit.record(session, case, "agreement-signed", actor=participant.name,
+                 participant=participant.name, sha256=digest, ip=signature.ip,
+                 user_agent=signature.user_agent, typed_name=signature.typed_name)
+    mediator = mediator_of(session, case)
+    context = {"signature": signature, "text": text}
+    return signature, True, [
+        Notice("signed-copy", case, participant, author=mediator, context=context),
+        Notice("signed-to-mediator", case, mediator, context={**context, "party": participant}),
+    ]
+
+
+def signatures_of(session: Session, case: Case) -> list[Signature]:
+    return list(session.exec(
+        select(Signature).where(Signature.case_id == case.id).order_by(col(Signature.id))
+    ))
