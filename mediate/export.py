@@ -152,11 +152,11 @@ class Delivery:
 
 def for_mediator(
     session: Session, case: Case, mediator: Participant, key: AtRestKey | None,
-    templates_dir: Path, secret: str, base_url: str, mail_limit: int = MAIL_LIMIT,
+    templates_dir: Path, secret: str, base_url: str, mail_limit: int | None = None,
 ) -> Delivery:
     """Build the case archive for ``#export``; too large to mail, it waits behind a link."""
     archive = build_case_archive(session, case, key, templates_dir, actor=mediator.name)
-    if len(archive.data) <= mail_limit:
+    if len(archive.data) <= (MAIL_LIMIT if mail_limit is None else mail_limit):
         return Delivery(archive, attach=True)
     assert archive.export is not None
     archive.export.archive = seal(archive.data, key)

@@ -24,6 +24,7 @@ from mailgate.pipeline import Pipeline
 from mailgate.smtp_server import InboundHandler, start_server, store_inbound
 from mailgate.transports import Transport, make_transport
 from mediate.config import Settings
+from mediate.health import health
 from mediate.scheduler import Scheduler
 from mediate.web.server import WebServer, make_links, make_onboarding
 from threads import db
@@ -144,6 +145,8 @@ class Service:
         self.pipeline.intake_forms = set(onboarding.forms)
         if s.web.enabled:
             self.web = WebServer(s, self.engine, self.composer, onboarding, self.outbox.nudge)
+            self.web.context.health = lambda: health(self)
+            self.web.context.download = self._download
 
     @classmethod
     def build(cls, settings: Settings, transport: Transport | None = None) -> Service:
@@ -211,6 +214,13 @@ class Service:
 
         return ImapPoller(s.inbound.imap, s.service.domain, store,
                           on_stored=lambda: loop.call_soon_threadsafe(self.pipeline.nudge))
+
+    def _download(self, token: str) -> tuple[str, bytes] | None:
+        from mediate.export import fetch_download
+
+        with Session(self.engine) as session:
+            return fetch_download(session, token, self.settings.service.secret_key,
+                                  self.composer.at_rest)
 
     async def settle(self, timeout: float = 15.0) -> None:
         """Wait until no inbound mail is pending and no copy is due (tests and the demo)."""

@@ -281,3 +281,34 @@ async def test_reply_by_sends_the_message_and_awaits_every_party(service, sink):
     assert any("write the date as" in t for t in said)
     said = await command(service, sink, address, "#awaiting Bram")
     assert any("waiting for Bram de Boer's answer" in t for t in said)
+
+
+async def test_healthz_reports_database_and_outbox_backlog(service):
+    import httpx
+
+    if service.web is None:
+        return
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"http://127.0.0.1:{service.web_port}/healthz")
+    report = answer.json()
+    assert answer.status_code == 200 and report["status"] == "ok"
+    assert report["database"]["ok"] and "pending" in report["outbox"]
+
+
+async def test_a_large_case_file_waits_behind_a_signed_link(service, sink, monkeypatch):
+    import httpx
+
+    import mediate.export
+
+    monkeypatch.setattr(mediate.export, "MAIL_LIMIT", 10)  # every archive counts as large
+    opened, address = await open_case(service)
+    sink.delivered.clear()
+    await reply(service, MEDIATOR, address[MEDIATOR], "#export")
+    [mail] = texts(sink, MEDIATOR)
+    link = next(line.strip() for line in mail.splitlines() if "/export/" in line)
+    link = link.replace(service.settings.service.base_url, f"http://127.0.0.1:{service.web_port}")
+    async with httpx.AsyncClient() as client:
+        good = await client.get(link)
+        bad = await client.get(link[:-3] + "xyz")
+    assert good.status_code == 200 and good.content[:2] == b"PK"
+    assert bad.status_code == 404

@@ -39,6 +39,9 @@ class WebContext:
     composer: Composer
     renderer: Renderer
     nudge: Callable[[], None] | None = None  # wakes the outbox after mail was enqueued
+    health: Callable[[], dict] | None = None  # mediate.health.health(service), when serving
+    # download(token) -> (filename, zip) | None: the case file behind #export's signed link
+    download: Callable[[str], tuple[str, bytes] | None] | None = None
 
     async def run(self, work: Callable[..., Any], *args: Any) -> Any:
         """Run ``work(session, *args)`` in a thread, in one transaction. Notices it returns
@@ -101,11 +104,29 @@ async def healthz(request: Request) -> Response:
             connection.execute(text("SELECT 1"))
         return "ok"
 
+    if ctx.health is not None:  # the full report: database, outbox backlog, scheduler
+        report = await run_in_threadpool(ctx.health)
+        report["status"] = "ok" if report.get("ok") else "error"
+        return JSONResponse(report, status_code=200 if report.get("ok") else 503)
     try:
         database = await run_in_threadpool(probe)
     except Exception:  # noqa: BLE001  (any failure means the database is not usable)
         return JSONResponse({"status": "error", "database": "error"}, status_code=503)
     return JSONResponse({"status": "ok", "database": database})
+
+
+async def export_download(request: Request) -> Response:
+    """The mediator's case file when it was too large to mail (a signed, expiring link)."""
+    ctx: WebContext = request.app.state.ctx
+    found = await run_in_threadpool(ctx.download, request.path_params["token"]) \
+        if ctx.download is not None else None
+    if found is None:
+        raise HTTPException(status_code=404)
+    filename, data = found
+    return Response(data, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    })
 
 
 async def not_found(request: Request, exc: HTTPException) -> Response:
@@ -126,6 +147,7 @@ def create_app(ctx: WebContext) -> Starlette:
 
     routes = [
         Route("/healthz", healthz),
+        Route("/export/{token}", export_download),
         Route("/register/{token}", pages.register, methods=["GET", "POST"]),
         Route("/intake/{token}", intake_pages.intake, methods=["GET", "POST"]),
         Route("/agreement/{token}", pages.agreement, methods=["GET", "POST"]),
