@@ -312,3 +312,39 @@ async def test_a_large_case_file_waits_behind_a_signed_link(service, sink, monke
         bad = await client.get(link[:-3] + "xyz")
     assert good.status_code == 200 and good.content[:2] == b"PK"
     assert bad.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("#add Dirk", "Use '#add Name <email>'"),
+        ("#add Anna Jansen <anna@home.test>", "already takes part"),
+        ("#remove Zoë", "nobody in this case is called 'Zoë'"),
+        ("#remind Nobody", "nobody in this case is called 'Nobody'"),
+        ("#close maybe", "say '#close settled' or '#close not-settled'"),
+        ("#reopen", "the case is open"),
+        ("#alias Anna anna.work@office.test", "use '#alias Name <email>'"),
+        ("#moderation loud", "say '#moderation open' or '#moderation review'"),
+        ("#reject", "no message is waiting for your review"),
+        ("#approve 42", "there is no message 42"),
+        ("#private Anna", "write your private message below the command"),
+        ("#link", "please add a name"),
+        ("#reply-by someday\nPlease answer.", "write the date as"),
+        ("#time 30h", "at most 24 hours"),
+    ],
+)
+async def test_each_malformed_command_is_answered_with_what_was_wrong(
+    service, sink, line, expected
+):
+    opened, address = await open_case(service)
+    said = await command(service, sink, address, line)
+    assert any("Nothing in your mail was carried out" in t and expected in t for t in said), said
+    assert sink.to(ANNA) == [] and sink.to(BRAM) == [] and sink.to(CEES) == []
+
+
+async def test_status_lists_mail_that_was_quarantined(service, sink):
+    opened, address = await open_case(service)
+    await smtp_send(service.smtp_port, ANNA, [address[ANNA]], b"\x00\x00 not a mail at all")
+    await service.settle()
+    [status] = await command(service, sink, address, "#status")
+    assert "could not be read" in status

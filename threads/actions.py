@@ -14,7 +14,15 @@ from threads import audit
 from threads.addresses import new_token, normalize_address
 from threads.cases import mediator_of, parties_of
 from threads.commands import Command, Context, Plan, find_party, phrase, target_message
-from threads.models import Case, Message, Participant, ParticipantAlias, TimeEntry, utcnow
+from threads.models import (
+    Case,
+    InboundMail,
+    Message,
+    Participant,
+    ParticipantAlias,
+    TimeEntry,
+    utcnow,
+)
 from threads.notices import Notice
 
 _DURATION = re.compile(
@@ -371,6 +379,13 @@ def overview(session: Session, case: Case) -> dict:
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
                   "wrong_sender": bool(m.hold_reason)} for m in held],
         "minutes": logged_minutes(session, case),
+        "quarantined": [
+            {"at": row.received_at, "reason": (row.reason or "")[:160]}
+            for row in session.exec(
+                select(InboundMail).where(InboundMail.case_id == case.id,
+                                          InboundMail.status == "quarantined")
+                .order_by(col(InboundMail.id).desc()).limit(5))
+        ],
     }
 
 
