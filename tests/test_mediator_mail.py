@@ -348,3 +348,12 @@ async def test_status_lists_mail_that_was_quarantined(service, sink):
     await service.settle()
     [status] = await command(service, sink, address, "#status")
     assert "could not be read" in status
+
+
+async def test_a_party_replying_link_gets_fresh_links_and_nothing_is_relayed(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    sink.delivered.clear()
+    await reply(service, ANNA, address[ANNA], "Link?")
+    [fresh] = texts(sink, ANNA)
+    assert "/register/" in fresh or "/intake/" in fresh or "/agreement/" in fresh
+    assert sink.to(BRAM) == [] and sink.to(CEES) == [] and sink.to(MEDIATOR) == []

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -86,11 +87,26 @@ def _decide(
                        answers=contribution.message_id)]
     if contribution.hold_reason:
         return hold(session, case, author, contribution, contribution.hold_reason)
+    if asks_for_links(contribution.text):
+        from threads.links import resend_links
+
+        return resend_links(session, case, author)
     if contribution.channel == "private":
         return _private_from_party(session, case, author, contribution)
     if case.moderation == "open":
         return _open(session, case, author, contribution)
     return hold(session, case, author, contribution, None)
+
+
+_LINK_WORDS = {"link", "links", "new link", "new links", "nieuwe link", "nieuwe links",
+               "link please", "links please", "graag een nieuwe link", "a new link please"}
+
+
+def asks_for_links(text: str) -> bool:
+    """A party's reply that only says 'link' asks for fresh links to the forms (as the
+    invitation and the expired-link page tell them), not for a message to the others."""
+    words = re.sub(r"[^\w\s]", " ", text.lower())
+    return " ".join(words.split()) in _LINK_WORDS
 
 
 def sent_recently(
