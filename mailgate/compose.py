@@ -60,8 +60,13 @@ def with_files(raw: bytes, files: list[dict], load: Callable[[str], bytes]) -> b
         maintype, _, subtype = item["content_type"].partition("/")
         if not subtype:
             maintype, subtype = "application", "octet-stream"
-        mail.add_attachment(load(item["sha256"]), maintype=maintype, subtype=subtype,
-                            filename=item["filename"])
+        data = load(item["sha256"])
+        if maintype == "message":  # the original mail, shown by clients as a mail of its own
+            mail.add_attachment(email.message_from_bytes(data, policy=email.policy.SMTP),
+                                filename=item["filename"])
+        else:
+            mail.add_attachment(data, maintype=maintype, subtype=subtype,
+                                filename=item["filename"])
     return mail.as_bytes()
 
 
@@ -153,6 +158,8 @@ class Composer:
             "attachments": self._attachments(session, notice.message),
         }
         extra_files: list[dict] = []
+        if notice.kind == "original" and notice.context.get("original"):
+            extra_files.append(notice.context["original"])
         if notice.kind == "export":
             made = self.exporter(session, notice) if self.exporter else {}
             if "file" in made:

@@ -357,3 +357,20 @@ async def test_a_party_replying_link_gets_fresh_links_and_nothing_is_relayed(ser
     [fresh] = texts(sink, ANNA)
     assert "/register/" in fresh or "/intake/" in fresh or "/agreement/" in fresh
     assert sink.to(BRAM) == [] and sink.to(CEES) == [] and sink.to(MEDIATOR) == []
+
+
+async def test_the_mediator_can_ask_for_the_full_original_of_a_message(service, sink):
+    opened, address = await open_case(service)
+    await reply(service, ANNA, address[ANNA], "Short answer.\n\nOn Monday Maria wrote:\n> Old")
+    review = sink.to(MEDIATOR)[-1]
+    assert "Old" not in review.text
+    sink.delivered.clear()
+    await reply(service, MEDIATOR, address[MEDIATOR], "#original",
+                in_reply_to=review.message["Message-ID"])
+    [mail] = sink.to(MEDIATOR)
+    [attached] = list(mail.message.iter_attachments())
+    assert attached.get_content_type() == "message/rfc822"
+    original = attached.get_content()
+    assert "> Old" in original.get_body(("plain",)).get_content()
+    said = await command(service, sink, address, "#original 9")
+    assert any("there is no message 9" in t for t in said)

@@ -15,6 +15,7 @@ from threads.addresses import new_token, normalize_address
 from threads.cases import mediator_of, parties_of
 from threads.commands import Command, Context, Plan, find_party, phrase, target_message
 from threads.models import (
+    Blob,
     Case,
     InboundMail,
     Message,
@@ -491,9 +492,35 @@ def export(session: Session, case: Case, mediator: Participant, command: Command
     return run
 
 
+def original(session: Session, case: Case, mediator: Participant, command: Command,
+             ctx: Context) -> Plan | None:
+    """The mail a message came from, as it arrived (quotes, signature, headers and all)."""
+    message = target_message(session, case, command, ctx)
+    if message is None:
+        return None
+    inbound = session.get(InboundMail, message.inbound_id) if message.inbound_id else None
+    if inbound is None:
+        ctx.errors.append(phrase("no-original", line=command.line, seq=message.seq))
+        return None
+
+    def run():  # noqa: ANN202
+        if session.get(Blob, inbound.sha256) is None:
+            # The raw mail is already sealed as the blob store expects: keep it as it is.
+            session.add(Blob(sha256=inbound.sha256, size=inbound.size, data=inbound.raw))
+            session.flush()
+        author = session.get(Participant, message.author_id)
+        file = {"sha256": inbound.sha256, "filename": f"message-{message.seq}.eml",
+                "content_type": "message/rfc822"}
+        notice = Notice("original", case, mediator, author=mediator, message=message,
+                        context={"original": file, "from_name": author.name})
+        return [notice], []
+
+    return run
+
+
 HANDLERS = {
     "approve": approve, "reject": reject, "private": private, "status": status, "add": add,
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
     "close": close, "reopen": reopen, "alias": alias, "help": help_, "link": link,
-    "awaiting": awaiting, "reply-by": reply_by, "export": export,
+    "awaiting": awaiting, "reply-by": reply_by, "export": export, "original": original,
 }

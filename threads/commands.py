@@ -40,6 +40,7 @@ ALIASES = {
     "awaiting": "awaiting", "wacht": "awaiting", "wachtop": "awaiting",
     "reply-by": "reply-by", "antwoord-voor": "reply-by", "reageer-voor": "reply-by",
     "export": "export", "exporteer": "export", "dossier": "export",
+    "original": "original", "origineel": "original",
     "help": "help", "hulp": "help",
 }
 # Commands whose text below the command lines is theirs (an edited release, a private note,
