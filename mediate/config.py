@@ -197,6 +197,12 @@ def semantic_problems(settings: Settings) -> list[str]:
         if mediator.email in seen:
             problems.append(f"mediators[{index}].email: {mediator.email} is listed twice")
         seen.add(mediator.email)
+    open_address = settings.service.open_address.strip().lower()
+    if open_address and not open_address.endswith("@" + settings.service.domain):
+        problems.append(
+            f"service.open_address: must be an address on service.domain "
+            f"(e.g. open@{settings.service.domain}), not {open_address}"
+        )
     if len(settings.service.secret_key) < 16:
         problems.append(
             "service.secret_key: must be at least 16 characters "

@@ -82,3 +82,10 @@ def test_check_config_accepts_the_example(tmp_path: Path):
     )
     assert result.returncode == 0, result.stderr
     assert "configuration is valid" in result.stdout
+
+
+def test_the_open_address_must_be_on_the_service_domain():
+    found = problems({**BASE, "service": {**BASE["service"], "domain": "m.example.org",
+                                          "open_address": "open@elsewhere.example"}})
+    assert found == ["service.open_address: must be an address on service.domain "
+                     "(e.g. open@m.example.org), not open@elsewhere.example"]
