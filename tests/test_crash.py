@@ -49,9 +49,15 @@ async def test_kill_9_during_a_burst_loses_and_doubles_nothing(tmp_path, sink):
                     accepted.add(marker)
 
         burst = asyncio.gather(*(lane(replies[i::8]) for i in range(8)))
+        # Kill at random points of the burst's progress (not of the clock), so that every
+        # kill lands mid-burst however fast or slow the machine is.
         kills = 0
-        while kills < KILLS and not burst.done():
-            await asyncio.sleep(rng.uniform(0.2, 1.2))
+        for threshold in sorted(rng.sample(range(5, REPLIES - 20), KILLS)):
+            while len(accepted) < threshold and not burst.done():
+                await asyncio.sleep(0.01)
+            if burst.done():
+                break
+            await asyncio.sleep(rng.uniform(0, 0.05))
             serve.kill()
             kills += 1
             serve.start()
