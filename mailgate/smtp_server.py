@@ -12,7 +12,9 @@ import asyncio
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -50,7 +52,7 @@ def store_batch(engine: Engine, mails: list[tuple[bytes, str, list[str], str]],
     """Write several mails in one transaction (group commit); ids once it is committed.
 
     With ``privacy.encryption_key`` set the raw bytes are stored sealed (threads.crypto)."""
-    with session_scope(engine) as session:
+    with session_scope(engine, first=True) as session:  # a sender waits for our 250
         rows = [
             InboundMail(
                 raw=seal(raw, key), size=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
@@ -68,9 +70,11 @@ class GroupCommit:
     """Stores mails arriving at the same time in one transaction: one commit (and on SQLite one
     wait for the write lock) serves every DATA that came in while the previous one ran."""
 
-    def __init__(self, engine: Engine, key: AtRestKey | None = None) -> None:
+    def __init__(self, engine: Engine, key: AtRestKey | None = None,
+                 executor: ThreadPoolExecutor | None = None) -> None:
         self.engine = engine
         self.key = key
+        self.executor = executor
         self.waiting: list[tuple[tuple[bytes, str, list[str], str], asyncio.Future]] = []
         self.running = False
 
@@ -87,8 +91,8 @@ class GroupCommit:
             while self.waiting:
                 batch, self.waiting = self.waiting[:200], self.waiting[200:]
                 try:
-                    ids = await asyncio.to_thread(store_batch, self.engine, [m for m, _ in batch],
-                                                  self.key)
+                    ids = await asyncio.get_running_loop().run_in_executor(
+                        self.executor, store_batch, self.engine, [m for m, _ in batch], self.key)
                 except Exception as error:  # noqa: BLE001 (each waiting DATA answers 451)
                     for _, future in batch:
                         if not future.done():
@@ -99,6 +103,30 @@ class GroupCommit:
                         future.set_result(row_id)
         finally:
             self.running = False
+
+
+class RecipientCache:
+    """RCPT answers of the last few seconds, kept in memory: a party's MTA sending several
+    mails, or a mail to several parties, is answered on the event loop without a database
+    round trip in a thread (each such hop waits for Python's GIL). The pipeline resolves
+    every recipient again when it decides, so a participant removed a moment ago is still
+    treated as removed; only the SMTP answer may lag by ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.answers: dict[str, tuple[float, str]] = {}
+
+    def get(self, address: str) -> str | None:
+        found = self.answers.get(address.lower())
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, address: str, answer: str) -> None:
+        if len(self.answers) >= self.size:
+            self.answers.clear()  # crude but bounded; refilled within seconds
+        self.answers[address.lower()] = (time.monotonic() + self.ttl, answer)
 
 
 class InboundHandler:
@@ -112,13 +140,17 @@ class InboundHandler:
         self.on_stored = on_stored
         self.source = source
         self.accepting = True
-        self.writer = GroupCommit(engine, at_rest)
+        # The front door's own threads: a RCPT check or a store never queues behind the
+        # pipeline's or the outbox's work in asyncio's shared default executor.
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smtp")
+        self.writer = GroupCommit(engine, at_rest, self.executor)
+        self.recipients = RecipientCache()
 
-    def _check(self, address: str) -> str | None:
+    def _check(self, address: str) -> str:
         with read_scope(self.engine) as session:
             recipient = resolve(session, address, self.domain, self.secret)
         if recipient.accepted:
-            return None
+            return ""
         if recipient.kind == "revoked":
             return replies.REVOKED_RECIPIENT
         if recipient.kind == "no-reply":
@@ -130,7 +162,11 @@ class InboundHandler:
     ) -> str:
         if not self.accepting:
             return replies.SHUTTING_DOWN
-        refusal = await asyncio.to_thread(self._check, address)
+        refusal = self.recipients.get(address)
+        if refusal is None:
+            refusal = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self._check, address)
+            self.recipients.put(address, refusal)
         if refusal:
             return refusal
         envelope.rcpt_tos.append(address)
@@ -186,3 +222,4 @@ class _ShuttingDown(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport.write(f"{replies.SHUTTING_DOWN}\r\n".encode())  # type: ignore[attr-defined]
         transport.close()
+
