@@ -189,6 +189,10 @@ class Pipeline:
         if recipient.case is None or parsed is None:
             return "ignored"
         case = lock_case(session, recipient.case.id)
+        if recipient.kind == "revoked":  # e.g. fetched by IMAP, which asks no RCPT question
+            audit.record(session, case, "revoked-address",
+                         actor=recipient.participant.name if recipient.participant else "?")
+            return "ignored"
         found = route(session, recipient, parsed.from_address,
                       parsed.in_reply_to + parsed.references)
         author = found.author

@@ -11,7 +11,7 @@ from support import compose, smtp_send
 from test_walking_skeleton import ANNA, BRAM, CEES, open_case, reply
 
 from mailgate import replies
-from threads.models import Case, Message, Participant, TimeEntry
+from threads.models import Case, InboundMail, Message, Participant, TimeEntry
 
 OPEN = f"open@{DOMAIN}"
 
@@ -165,6 +165,28 @@ async def test_add_invites_and_remove_revokes_addresses(service, sink):
         await smtp_send(service.smtp_port, "dirk@home.test", [dirk_address], raw)
     [response] = refused.value.recipients
     assert f"{response.code} {response.message}" == replies.REVOKED_RECIPIENT
+
+
+async def test_a_removed_party_accepted_by_a_recent_rcpt_answer_is_still_not_relayed(
+    service, sink
+):
+    """The SMTP server remembers RCPT answers for a few seconds; the pipeline decides on the
+    participant as they are now, so a removed party's mail never reaches anyone."""
+    opened, address = await open_case(service)
+    await command(service, sink, address, "#add Dirk Visser <dirk@home.test>")
+    [invitation] = sink.to("dirk@home.test")
+    dirk_address = invitation.message["Reply-To"]
+    await reply(service, "dirk@home.test", dirk_address, "Hello, this is Dirk.")
+    await command(service, sink, address, "#remove Dirk")
+    sink.delivered.clear()
+    await reply(service, "dirk@home.test", dirk_address, "One more thing from Dirk.",
+                in_reply_to=invitation.message["Message-ID"])  # as his mail client would
+    assert all("One more thing" not in d.text for d in sink.delivered)
+    with Session(service.engine) as session:
+        texts_kept = session.exec(select(Message.text)).all()
+        assert not any("One more thing" in t for t in texts_kept)
+        last = session.exec(select(InboundMail).order_by(InboundMail.id.desc())).first()
+        assert "One more thing" in last.raw.decode() and last.status == "ignored"
 
 
 async def test_time_and_costs_use_the_hourly_rate(service, sink):

@@ -48,8 +48,8 @@ def route(session: Session, recipient: Recipient, sender: str | None, refs: list
             return Route(case, owner, "private", owner, sender_matches=matches)
         return Route(case, owner, sender_matches=sender in known_addresses(session, owner))
     copy = _answered_copy(session, case, refs)
-    if copy is not None:
-        owner = session.get(Participant, copy.participant_id)
+    owner = session.get(Participant, copy.participant_id) if copy is not None else None
+    if copy is not None and owner is not None and owner.active:  # a removed party speaks no more
         matches = sender in known_addresses(session, owner)
         if copy.channel.startswith("private:"):
             party = session.get(Participant, int(copy.channel.split(":", 1)[1]))
