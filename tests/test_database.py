@@ -32,3 +32,40 @@ def test_serve_upgrades_sqlite_itself_but_refuses_an_old_postgresql_schema(setti
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     prepare_database(settings)  # now it starts
+
+
+def test_a_sender_waiting_to_store_mail_goes_ahead_of_other_waiting_writers():
+    """SQLite writers of one process queue on db.WriterLock; the SMTP server's store (first)
+    must not wait behind the pipeline's and the outbox's queued transactions."""
+    import threading
+    import time
+
+    lock = db.WriterLock()
+    order: list[str] = []
+    holding = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with lock.hold():
+            holding.set()
+            release.wait(5)
+
+    def writer(name: str, first: bool) -> None:
+        with lock.hold(first), lock.hold(first):  # re-entrant for the thread holding it
+            order.append(name)
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    assert holding.wait(5)
+    for name in ("pipeline", "outbox"):
+        threads.append(threading.Thread(target=writer, args=(name, False)))
+        threads[-1].start()
+    threads.append(threading.Thread(target=writer, args=("smtp", True)))
+    threads[-1].start()
+    deadline = time.monotonic() + 5
+    while lock._first_waiting == 0 and time.monotonic() < deadline:  # smtp is queued
+        time.sleep(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert order[0] == "smtp" and sorted(order[1:]) == ["outbox", "pipeline"]
