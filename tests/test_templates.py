@@ -40,3 +40,32 @@ def test_a_relay_renders_the_message_and_the_way_to_answer():
         })
         assert subject == "House"
         assert body.startswith("Hello\n") and expected in body
+
+
+def test_composed_headers_fold_to_78_characters_and_keep_names_and_titles_intact():
+    import email
+    import email.policy
+    from email.mime.text import MIMEText
+    from email.utils import formataddr
+
+    from mailgate.compose import _UTF8_QP, _text_header, serialise
+
+    mail = MIMEText("Hallo Geëlle,\n\n" + "lang " * 40 + "\n", "plain", _UTF8_QP)
+    mail["From"] = formataddr(("Geëlle Ünal", "2026-001+abc@mediation.example.org"),
+                              charset="utf-8")
+    mail["To"] = formataddr(("Evil\r\nBcc: spy@example.com", "p@example.com"), charset="utf-8")
+    title = "[2026-001] Verdeling van het huis — Geëlle en Bram, een lange titel die doorgaat"
+    mail["Subject"] = _text_header(title, "Subject")
+    mail["Thread-Topic"] = _text_header("Sharing the house " * 8, "Thread-Topic")
+    mail["References"] = " ".join(f"<{n:032x}@mediation.example.org>" for n in range(6))
+    raw = serialise(mail)
+
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == title
+    assert parsed["From"].addresses[0].display_name == "Geëlle Ünal"
+    assert parsed["Bcc"] is None  # a line break in a name cannot add a header
+    assert parsed["Thread-Topic"] == ("Sharing the house " * 8).strip()
+    assert len(parsed["References"].split()) == 6
+    assert parsed.get_content().replace("\r\n", "\n") == "Hallo Geëlle,\n\n" + "lang " * 40 + "\n"
