@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from mailgate.compose import Composer, with_files
+from mailgate.compose import Composer, FileParts, with_files
 from mailgate.dkim import DkimSigner
 from mailgate.settings import OutboundSettings
 from mailgate.transports import Envelope, Result, Transport
@@ -134,6 +134,8 @@ class OutboxWorker:
             def blob(sha256: str) -> bytes:
                 return unseal(session.get(Blob, sha256).data, self.at_rest)
 
+            parts = FileParts(blob)  # each file encoded once for all copies of this batch
+
             # A file relayed to 30 parties is stored once but sent 30 times: build only as
             # many full copies at a time as fit the memory budget; the rest wait their turn.
             envelopes, budget, later = [], MEMORY_BUDGET, []
@@ -146,7 +148,7 @@ class OutboxWorker:
                 budget -= size
                 envelopes.append(Envelope(
                     row.id, row.envelope_from, row.rcpt_to,
-                    with_files(unseal(row.raw, self.at_rest), row.attachments, blob)))
+                    with_files(unseal(row.raw, self.at_rest), row.attachments, parts)))
         if later:
             self._hand_back(later)
         if self.signer is not None:

@@ -69,3 +69,36 @@ def test_composed_headers_fold_to_78_characters_and_keep_names_and_titles_intact
     assert parsed["Thread-Topic"] == ("Sharing the house " * 8).strip()
     assert len(parsed["References"].split()) == 6
     assert parsed.get_content().replace("\r\n", "\n") == "Hallo Geëlle,\n\n" + "lang " * 40 + "\n"
+
+
+def test_files_are_added_as_parts_encoded_once_for_every_copy():
+    import email
+    import email.policy
+    from email.mime.text import MIMEText
+
+    from mailgate.compose import _UTF8_QP, FileParts, serialise, with_files
+
+    pdf = bytes(range(256)) * 500
+    original = b"From: anna@example.com\nSubject: Taxatie\n\nZie bijlage.\n"
+    blobs = {"a" * 64: pdf, "b" * 64: original}
+    loaded = []
+    parts = FileParts(lambda sha: loaded.append(sha) or blobs[sha])
+    files = [{"sha256": "a" * 64, "filename": "taxatie Geëlle.pdf",
+              "content_type": "application/pdf"},
+             {"sha256": "b" * 64, "filename": "original.eml", "content_type": "message/rfc822"}]
+    for n in range(3):
+        text = MIMEText(f"Copy {n}: the valuation is attached.\n", "plain", _UTF8_QP)
+        text["Subject"] = "[2026-001] Sharing the house"
+        text["Message-ID"] = f"<copy{n}@mediation.example.org>"
+        raw = with_files(serialise(text), files, parts)
+        mail = email.message_from_bytes(raw, policy=email.policy.default)
+        assert mail.get_content_type() == "multipart/mixed"
+        assert mail["Message-ID"] == f"<copy{n}@mediation.example.org>"
+        body, pdf_part, mail_part = mail.iter_parts()
+        assert body.get_content().strip() == f"Copy {n}: the valuation is attached."
+        assert pdf_part.get_filename() == "taxatie Geëlle.pdf"
+        assert pdf_part.get_content() == pdf
+        assert mail_part.get_content_type() == "message/rfc822"
+        assert mail_part.get_content()["Subject"] == "Taxatie"
+        assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert loaded == ["a" * 64, "b" * 64]  # read and encoded once, not once per copy
