@@ -1,8 +1,9 @@
 """The outbox worker: claims due copies, hands them to the transport, records each outcome.
 
-- Each copy's outcome is committed as soon as the relay has answered for it, so a crash can
-  repeat at most the copies whose answer came in but was not yet committed; such a repeat
-  carries the same bytes and Message-ID, so the recipient's client shows it once.
+- Each copy's outcome is committed as soon as the relay has answered for it (the answers
+  that came in while the previous commit ran share one transaction), so a crash can repeat at
+  most the copies whose answer came in but was not yet committed; such a repeat carries the
+  same bytes and Message-ID, so the recipient's client shows it once.
 - Temporary failures (4xx, refused connections, timeouts) are retried with exponential backoff
   and full jitter until ``outbound.max_retry_hours`` have passed since the copy was written; a
   permanent failure (5xx) stops at once. Either way, when a copy fails for good,
@@ -22,7 +23,7 @@ import random
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from mailgate.compose import Composer, FileParts, with_files
 from mailgate.dkim import DkimSigner
@@ -106,14 +107,30 @@ class OutboxWorker:
         open_ids = {env.id for env in envelopes}
         keeper = asyncio.create_task(self._keep_lease(open_ids))
 
+        # Outcomes are committed as they come in, in one transaction for all the answers that
+        # arrived while the previous commit ran (not one write-lock round per copy).
+        answered: list[tuple[int, Result]] = []
+        recording: list[asyncio.Task] = []
+
+        async def record() -> None:
+            while answered:
+                batch = answered[:]
+                del answered[:len(batch)]
+                if await asyncio.to_thread(self._record_all, batch):
+                    self.wakeup.set()  # a notice for the mediator went into the outbox
+
         async def report(env: Envelope, result: Result) -> None:
             open_ids.discard(env.id)
-            if await asyncio.to_thread(self._record, env.id, result):
-                self.wakeup.set()  # a notice for the mediator went into the outbox
+            answered.append((env.id, result))
+            if not recording or recording[-1].done():
+                recording.append(asyncio.create_task(record()))
 
         try:
             await self.transport.send(envelopes, report, lambda: not self.stopping)
         finally:
+            for task in recording:
+                await task
+            await record()  # nothing answered stays unrecorded
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
@@ -163,44 +180,62 @@ class OutboxWorker:
                     row.claimed_until = None
                     session.add(row)
 
-    def _record(self, copy_id: int, result: Result) -> bool:
-        """Commit one copy's outcome; True when it put a notice in the outbox."""
+    def _record_all(self, outcomes: list[tuple[int, Result]]) -> bool:
+        """Commit these copies' outcomes together; True when a notice went into the outbox.
+        Should the joint commit fail, each outcome is tried on its own, so one bad row cannot
+        keep the others from being recorded."""
+        try:
+            with session_scope(self.engine) as session:
+                return any([self._record(session, copy_id, result)
+                            for copy_id, result in outcomes])
+        except Exception:  # noqa: BLE001
+            if len(outcomes) == 1:
+                raise
+        noticed = False
+        for outcome in outcomes:
+            try:
+                noticed = self._record_all([outcome]) or noticed
+            except Exception:  # the lease runs out and the copy is tried again
+                log.exception("could not record the outcome of copy %s", outcome[0])
+        return noticed
+
+    def _record(self, session: Session, copy_id: int, result: Result) -> bool:
+        """One copy's outcome; True when it put a notice in the outbox."""
         now = utcnow()
-        with session_scope(self.engine) as session:
-            row = session.get(OutgoingMail, copy_id)
-            if row is None or row.status != "pending":
-                return False
-            if row.case_id is not None and needs_case_lock(session, row, result.ok):
-                # The case lock first, before this row's: the order every writer keeps.
-                lock_case(session, row.case_id)
-            row.attempts += 1
-            row.claimed_until = None
-            ref = session.get(Case, row.case_id).ref if row.case_id else "-"  # type: ignore[union-attr]
-            if result.ok:
-                row.status, row.sent_at, row.last_error = "sent", now, None
-                session.add(row)
-                copy_delivered(session, row)
-                log.info("copy sent", extra={"case": ref, "copy": row.id, "kind": row.kind,
-                                             "to": row.rcpt_to, "attempts": row.attempts})
-                return False
-            row.last_error = result.error[:2000]
-            deadline = _aware(row.created_at) + timedelta(hours=self.settings.max_retry_hours)
-            if result.permanent or now >= deadline:
-                row.status = "failed"
-                session.add(row)
-                reason = "refused" if result.permanent else "gave up after retrying"
-                log.warning("copy failed", extra={
-                    "case": ref, "copy": row.id, "kind": row.kind, "to": row.rcpt_to,
-                    "reason": f"{reason}: {result.error[:200]}", "attempts": row.attempts})
-                notices = copy_failed(session, row, permanent=result.permanent)
-                if notices and self.composer is not None:
-                    self.composer.enqueue(session, notices)
-                    return True
-                return False
-            row.next_attempt_at = min(now + backoff(row.attempts), deadline)
-            session.add(row)
-            log.info("copy deferred", extra={
-                "case": ref, "copy": row.id, "kind": row.kind, "to": row.rcpt_to,
-                "reason": result.error[:200], "attempts": row.attempts,
-                "retry_at": row.next_attempt_at.isoformat(timespec="seconds")})
+        row = session.get(OutgoingMail, copy_id)
+        if row is None or row.status != "pending":
             return False
+        if row.case_id is not None and needs_case_lock(session, row, result.ok):
+            # The case lock first, before this row's: the order every writer keeps.
+            lock_case(session, row.case_id)
+        row.attempts += 1
+        row.claimed_until = None
+        ref = session.get(Case, row.case_id).ref if row.case_id else "-"  # type: ignore[union-attr]
+        if result.ok:
+            row.status, row.sent_at, row.last_error = "sent", now, None
+            session.add(row)
+            copy_delivered(session, row)
+            log.info("copy sent", extra={"case": ref, "copy": row.id, "kind": row.kind,
+                                         "to": row.rcpt_to, "attempts": row.attempts})
+            return False
+        row.last_error = result.error[:2000]
+        deadline = _aware(row.created_at) + timedelta(hours=self.settings.max_retry_hours)
+        if result.permanent or now >= deadline:
+            row.status = "failed"
+            session.add(row)
+            reason = "refused" if result.permanent else "gave up after retrying"
+            log.warning("copy failed", extra={
+                "case": ref, "copy": row.id, "kind": row.kind, "to": row.rcpt_to,
+                "reason": f"{reason}: {result.error[:200]}", "attempts": row.attempts})
+            notices = copy_failed(session, row, permanent=result.permanent)
+            if notices and self.composer is not None:
+                self.composer.enqueue(session, notices)
+                return True
+            return False
+        row.next_attempt_at = min(now + backoff(row.attempts), deadline)
+        session.add(row)
+        log.info("copy deferred", extra={
+            "case": ref, "copy": row.id, "kind": row.kind, "to": row.rcpt_to,
+            "reason": result.error[:200], "attempts": row.attempts,
+            "retry_at": row.next_attempt_at.isoformat(timespec="seconds")})
+        return False
