@@ -21,6 +21,7 @@ import contextlib
 import logging
 import random
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -38,7 +39,6 @@ from threads.models import Blob, Case, OutgoingMail, utcnow
 
 log = logging.getLogger("mediate.outbox")
 BATCH = 100
-MEMORY_BUDGET = 64 * 1024 * 1024  # bytes of composed copies held in memory at once
 LEASE_SECONDS = 120
 FIRST_RETRY_SECONDS = 60
 LONGEST_WAIT_SECONDS = 3600
@@ -152,26 +152,27 @@ class OutboxWorker:
                 return unseal(session.get(Blob, sha256).data, self.at_rest)
 
             parts = FileParts(blob)  # each file encoded once for all copies of this batch
-
-            # A file relayed to 30 parties is stored once but sent 30 times: build only as
-            # many full copies at a time as fit the memory budget; the rest wait their turn.
-            envelopes, budget, later = [], MEMORY_BUDGET, []
+            envelopes = []
             for row in rows:
-                size = len(row.raw) + sum(
-                    (session.get(Blob, f["sha256"]).size * 4) // 3 for f in row.attachments)
-                if envelopes and size > budget:
-                    later.append(row.id)
+                text = unseal(row.raw, self.at_rest)
+                if not row.attachments:
+                    envelopes.append(Envelope(row.id, row.envelope_from, row.rcpt_to,
+                                              self._signed(text)))
                     continue
-                budget -= size
+                for item in row.attachments:
+                    parts.part(item)  # read and encoded now, while the session is open
+                # A file relayed to 30 parties is stored once but sent 30 times: each full
+                # copy is put together only when its turn on the wire comes, and dropped after.
                 envelopes.append(Envelope(
                     row.id, row.envelope_from, row.rcpt_to,
-                    with_files(unseal(row.raw, self.at_rest), row.attachments, parts)))
-        if later:
-            self._hand_back(later)
-        if self.signer is not None:
-            for env in envelopes:
-                env.raw = self.signer.sign(env.raw)
-        return sorted(envelopes, key=lambda e: e.id)
+                    build=partial(self._assemble, text, row.attachments, parts)))
+        return envelopes
+
+    def _assemble(self, text: bytes, files: list[dict], parts: FileParts) -> bytes:
+        return self._signed(with_files(text, files, parts))
+
+    def _signed(self, raw: bytes) -> bytes:
+        return raw if self.signer is None else self.signer.sign(raw)
 
     def _hand_back(self, ids: list[int]) -> None:
         with session_scope(self.engine) as session:

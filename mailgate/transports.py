@@ -36,7 +36,13 @@ class Envelope:
     id: int
     mail_from: str
     rcpt_to: str
-    raw: bytes
+    raw: bytes = b""
+    # A copy with files is put together only when it is sent (mailgate.outbox): its bytes
+    # are not held in memory while it waits its turn.
+    build: Callable[[], bytes] | None = None
+
+    async def content(self) -> bytes:
+        return self.raw if self.build is None else await asyncio.to_thread(self.build)
 
 
 @dataclass
@@ -76,10 +82,10 @@ class MaildirTransport:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _write(self, env: Envelope) -> Result:
+    def _write(self, env: Envelope, raw: bytes) -> Result:
         box = mailbox.Maildir(str(self.path), create=True)
         head = f"Return-Path: <{env.mail_from}>\r\nDelivered-To: {env.rcpt_to}\r\n".encode()
-        box.add(head + env.raw)
+        box.add(head + raw)
         return Result(ok=True)
 
     async def send(
@@ -91,7 +97,7 @@ class MaildirTransport:
             if keep_going is not None and not keep_going():
                 break
             try:
-                result = await asyncio.to_thread(self._write, env)
+                result = await asyncio.to_thread(self._write, env, await env.content())
             except OSError as error:
                 result = Result(ok=False, error=f"maildir: {error}")
             await _reported(results, report, env, result)
@@ -115,7 +121,7 @@ class MemoryTransport:
         for env in envelopes:
             if keep_going is not None and not keep_going():
                 break
-            self.sent.append(env)
+            self.sent.append(Envelope(env.id, env.mail_from, env.rcpt_to, await env.content()))
             await _reported(results, report, env, Result(ok=True))
         return results
 
@@ -129,6 +135,7 @@ class SmtpTransport:
     def __init__(self, settings: OutboundSettings) -> None:
         self.settings = settings
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._large = asyncio.Lock()
         self.connects = 0  # connections opened so far (operations, tests)
 
     def _client(self) -> aiosmtplib.SMTP:
@@ -194,7 +201,11 @@ class SmtpTransport:
                         text = f"relay {self.settings.host}:{self.settings.port}: {error}"
                         await _reported(results, report, env, Result(ok=False, error=text))
                         return  # the other lanes, or the next round, take the rest
-                result = await self._send_one(client, env)
+                if env.build is None:
+                    result = await self._send_one(client, env, env.raw)
+                else:  # one copy with files on the wire at a time: memory stays bounded
+                    async with self._large:
+                        result = await self._send_one(client, env, await env.content())
                 if not client.is_connected:
                     client = None
                 await _reported(results, report, env, result)
@@ -203,9 +214,9 @@ class SmtpTransport:
                 self._release(client)
 
     @staticmethod
-    async def _send_one(client: aiosmtplib.SMTP, env: Envelope) -> Result:
+    async def _send_one(client: aiosmtplib.SMTP, env: Envelope, raw: bytes) -> Result:
         try:
-            errors, _ = await client.sendmail(env.mail_from, [env.rcpt_to], env.raw)
+            errors, _ = await client.sendmail(env.mail_from, [env.rcpt_to], raw)
         except aiosmtplib.SMTPRecipientsRefused as error:
             code = error.recipients[0].code if error.recipients else 550
             return Result(ok=False, permanent=500 <= code < 600, error=_answer(error))
