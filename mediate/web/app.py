@@ -7,8 +7,10 @@ page) ends in one kind page that explains how to get a new link, whatever page i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -23,11 +25,12 @@ from starlette.routing import Route
 from mailgate.compose import Composer
 from mediate.web import csrf
 from mediate.web.render import Page, Redirect, Renderer
-from threads.db import session_scope
+from threads.db import is_sqlite, read_scope, session_scope
 from threads.links import LinkError, Links
 from threads.models import Participant
 from threads.onboarding import Onboarding
 
+VIEWS_AT_ONCE = 4  # page views in threads at the same time (see WebContext.run)
 LINK_STATUS = {"expired": 410, "revoked": 403, "invalid": 404, "wrong-purpose": 404}
 
 
@@ -42,17 +45,43 @@ class WebContext:
     health: Callable[[], dict] | None = None  # mediate.health.health(service), when serving
     # download(token) -> (filename, zip) | None: the case file behind #export's signed link
     download: Callable[[str], tuple[str, bytes] | None] | None = None
+    # How many page views run in threads at once, and SQLite's saves one at a time (``run``).
+    _views: asyncio.Semaphore = field(init=False, repr=False,
+                                      default_factory=lambda: asyncio.Semaphore(VIEWS_AT_ONCE))
+    _saves: asyncio.Lock = field(init=False, repr=False, default_factory=asyncio.Lock)
 
-    async def run(self, work: Callable[..., Any], *args: Any) -> Any:
-        """Run ``work(session, *args)`` in a thread, in one transaction. Notices it returns
-        (as ``result.notices`` or a ``(result, notices)`` pair) are enqueued in it."""
+    async def run(self, work: Callable[..., Any], *args: Any, read_only: bool = False) -> Any:
+        """Run ``work(session, *args)`` in a thread, in one transaction. It returns a
+        ``(result, notices)`` pair; the notices are enqueued in the same transaction.
+
+        ``read_only`` (showing a page): a read transaction instead, which on SQLite neither
+        takes nor waits for the write lock, so page views do not queue behind each other and
+        behind saves. Work that tries to write there is a bug and fails loudly.
+
+        Page views are CPU work under one GIL: more of them in threads at once only share it
+        more thinly (with the saves and the SMTP server), so a few run and the rest wait their
+        turn on the event loop. SQLite has one writer at a time: saves wait their turn there
+        too, instead of as worker threads parked on the write lock, which used up the thread
+        pool and all woke at every commit. On PostgreSQL saves of different cases run side by
+        side."""
         def job() -> tuple[Any, bool]:
+            if read_only:
+                with read_scope(self.engine) as session:
+                    result, notices = work(session, *args)
+                    if notices or session.new or session.dirty or session.deleted:
+                        raise RuntimeError("a read-only page view tried to write")
+                    session.expunge_all()  # the page renders them after the rollback
+                    return result, False
             with session_scope(self.engine) as session:
                 result, notices = work(session, *args)
                 self.composer.enqueue(session, notices)
                 return result, bool(notices)
 
-        result, mailed = await run_in_threadpool(job)
+        turn: contextlib.AbstractAsyncContextManager = (
+            self._views if read_only
+            else self._saves if is_sqlite(self.engine) else contextlib.nullcontext())
+        async with turn:
+            result, mailed = await run_in_threadpool(job)
         if mailed and self.nudge is not None:
             self.nudge()
         return result

@@ -48,9 +48,11 @@ def shown_questions(form: Form, section: Section, answers: dict[str, Answer]) ->
 
 
 def page_of(ctx: WebContext, session: Session, opened: Opened, form: Form, index: int,
-            values: dict[str, list[str]], errors: dict[str, Problem], status: int = 200) -> Page:
+            values: dict[str, list[str]], errors: dict[str, Problem], status: int = 200,
+            stored: dict[str, Answer] | None = None) -> Page:
     party = opened.participant
-    stored = answers_of(session, party)
+    if stored is None:  # after a save: read the answers as they are now
+        stored = answers_of(session, party)
     section = form.section(index)
     return Page("intake", party.language, {
         **base(ctx, session, opened), "form": form, "section": section, "index": index,
@@ -90,11 +92,14 @@ async def intake(request: Request) -> Response:
         if party.registered_at is None:
             return Redirect(ctx.links.path(party, "register")), []
         form = ctx.onboarding.form_of(case)
+        if raw is not None and first(raw, "action") != "submit" \
+                and party.intake_submitted_at is None:
+            return save(session, opened, form, raw)  # needs none of the reads below
         answers = answers_of(session, party)
-        context = base(ctx, session, opened)
         if party.intake_submitted_at is not None:
             return Page("intake-done", party.language, {
-                **context, "form": form, "summary": summarize(form, answers, party.language),
+                **base(ctx, session, opened), "form": form,
+                "summary": summarize(form, answers, party.language),
                 "agreement_path": ctx.links.path(party, "agreement")}), []
         if raw is None:
             wanted = requested_page(request, form)
@@ -102,19 +107,22 @@ async def intake(request: Request) -> Response:
                 wanted = resume_at(form, answers)
             if wanted is None or wanted == "review":
                 return Page("intake-review", party.language, {
-                    **context, "form": form, "here": here,
+                    **base(ctx, session, opened), "form": form, "here": here,
                     "summary": summarize(form, answers, party.language)}), []
             values = {qid: as_raw(v) for qid, v in answers.items()}
-            return page_of(ctx, session, opened, form, wanted, values, {}), []
+            return page_of(ctx, session, opened, form, wanted, values, {}, stored=answers), []
+        gaps, notices = ctx.onboarding.submit(session, case, party)
+        if gaps:
+            index = gaps[0][0]
+            errors = {q.id: Problem("required") for i, q in gaps if i == index}
+            values = {qid: as_raw(v) for qid, v in answers.items()}
+            return page_of(ctx, session, opened, form, index, values, errors, 422), []
+        return Redirect(here), notices
+
+    def save(session: Session, opened: Opened, form: Form, raw: dict):  # noqa: ANN202
+        """Store the page's answers; then the next page, or the page again with problems."""
+        party, case = opened.participant, opened.case
         action = first(raw, "action")
-        if action == "submit":
-            gaps, notices = ctx.onboarding.submit(session, case, party)
-            if gaps:
-                index = gaps[0][0]
-                errors = {q.id: Problem("required") for i, q in gaps if i == index}
-                values = {qid: as_raw(v) for qid, v in answers.items()}
-                return page_of(ctx, session, opened, form, index, values, errors, 422), []
-            return Redirect(here), notices
         page = first(raw, "page")
         index = int(page) if page.isdigit() and int(page) < len(form.sections) else 0
         problems, notices = ctx.onboarding.save_page(
@@ -122,12 +130,13 @@ async def intake(request: Request) -> Response:
         if problems:
             return page_of(ctx, session, opened, form, index, raw, problems, 422), notices
         if action == "save":
-            return Page("intake-saved", party.language, {**context, "here": here}), notices
+            return Page("intake-saved", party.language, {**base(ctx, session, opened),
+                                                         "here": here}), notices
         if action == "back":
             return Redirect(f"{here}?page={max(index - 1, 0)}"), notices
         if index + 1 < len(form.sections):
             return Redirect(f"{here}?page={index + 1}"), notices
         return Redirect(f"{here}?page=review"), notices
 
-    return respond(request, await ctx.run(work))
+    return respond(request, await ctx.run(work, read_only=raw is None))
 

@@ -9,7 +9,7 @@ compared with the text as it reads at the moment of signing).
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,16 +18,29 @@ from mediate.web.app import WebContext, csrf_failed, form_of, language_of_link, 
 from mediate.web.render import Page, Redirect
 from threads.agreement import AgreementChanged, sha256, signing_problems
 from threads.links import Opened
-from threads.models import Participant
+from threads.models import Participant, Signature
 
 
 def first(raw: dict[str, list[str]], key: str) -> str:
     return (raw.get(key) or [""])[0].strip()
 
 
+def signed(ctx: WebContext, session: Session, opened: Opened) -> bool:
+    """Whether the party's signature is under the agreement as it reads now: the answer of
+    ``Onboarding.progress``, without rendering the agreement for a party who has never signed
+    (nearly every page view before the agreement step)."""
+    party = opened.participant
+    ever = session.exec(select(Signature.id).where(Signature.participant_id == party.id)).first()
+    return ever is not None and \
+        ctx.onboarding.agreements.current(session, opened.case, party) is not None
+
+
 def steps(ctx: WebContext, session: Session, opened: Opened) -> list[dict]:
     """The three steps with their state and this participant's own links, for orientation."""
-    progress = ctx.onboarding.progress(session, opened.case, opened.participant)
+    party = opened.participant
+    progress = {"registered": party.registered_at is not None,
+                "intake": party.intake_submitted_at is not None,
+                "signed": signed(ctx, session, opened)}
     return [
         {"key": key, "done": progress[done], "path": ctx.links.path(opened.participant, key),
          "current": opened.purpose == key}
@@ -90,7 +103,7 @@ async def register(request: Request) -> Response:
                         status=422), []
         return Redirect(next_after_registration(ctx, party, wanted)), notices
 
-    return respond(request, await ctx.run(work))
+    return respond(request, await ctx.run(work, read_only=raw is None))
 
 
 async def agreement(request: Request) -> Response:
@@ -131,4 +144,4 @@ async def agreement(request: Request) -> Response:
                         "values": values, "changed": True}, status=409), []
         return Redirect(ctx.links.path(party, "agreement")), notices
 
-    return respond(request, await ctx.run(work))
+    return respond(request, await ctx.run(work, read_only=raw is None))

@@ -76,7 +76,10 @@ class WebServer:
     async def start(self) -> int:
         web = self.settings.web
         family = socket.AF_INET6 if ":" in web.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+        # and without it every answer after the first on a kept-alive connection waits about
+        # 40 ms (Nagle's algorithm meeting the browser's delayed ACK).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((web.host, web.port))
