@@ -5,6 +5,7 @@ because the machines here are shared and noisy: the printed table ends each row 
 and the same rows go to ``bench/results/<time>-<mode>.json``. Scenarios whose feature does not
 exist yet are detected at run time and print ``skipped: <reason>``.
 
+``--only NAME`` runs one scenario (accept, relay, attachment, web, sweep or postgres).
 ``--profile`` runs ``mediate serve`` under pyinstrument (if installed) for the SQLite part and
 writes the report next to the results.
 """
@@ -24,26 +25,34 @@ from bench.env import FULL, QUICK, Env, Profile
 from bench.report import RESULTS, Row, table, write
 from bench.sinks import SinkProcess
 
+SCENARIOS = ("accept", "relay", "attachment", "web", "sweep", "postgres")
+
 
 async def backend(name: str, profile: Profile, noop: SinkProcess, sink: SinkProcess,
-                  profiler: list[str] | None) -> list[Row]:
+                  profiler: list[str] | None, only: str | None = None) -> list[Row]:
     label = "" if name == "sqlite" else "/pg"
     print(f"[{name}] starting mediate serve", flush=True)
     env = Env(name, profile, noop, sink)
+    chosen = ({"accept", "relay", "attachment", "web"} if only is None
+              else {"accept", "relay"} if only == "postgres" else {only})
+    rows: list[Row] = []
     try:
         await env.up(profiler)
-        rows = await accept.run(env, profile, label)
-        print(table(rows), flush=True)
-        rows += await relay.run(env, profile, label)
-        if name == "sqlite":
+        if "accept" in chosen:
+            rows += await accept.run(env, profile, label)
+            print(table(rows), flush=True)
+        if "relay" in chosen:
+            rows += await relay.run(env, profile, label)
+        if name == "sqlite" and "attachment" in chosen:
             rows += await relay.attachment(env, profile)
+        if name == "sqlite" and "web" in chosen:
             rows += await web.run(env, profile)
         return rows
     finally:
         env.down()
 
 
-async def main(profile: Profile, profile_serve: bool) -> list[Row]:
+async def main(profile: Profile, profile_serve: bool, only: str | None = None) -> list[Row]:
     noop = SinkProcess(harness.free_port()).start()
     sink = SinkProcess(harness.free_port(), capture=300).start()
     profiler = None
@@ -55,13 +64,17 @@ async def main(profile: Profile, profile_serve: bool) -> list[Row]:
             RESULTS.mkdir(parents=True, exist_ok=True)
             output = RESULTS / f"serve-profile-{profile.name}.html"
             profiler = [tool, "-r", "html", "-o", str(output)]
+    rows: list[Row] = []
     try:
-        rows = await backend("sqlite", profile, noop, sink, profiler)
-        rows += sweep.run(profile)
-        if harness.pg_available():
-            rows += await backend("postgresql", profile, noop, sink, None)
-        else:
-            rows.append(Row.skip("postgres", "no PostgreSQL answering on 127.0.0.1:5432"))
+        if only not in ("sweep", "postgres"):
+            rows += await backend("sqlite", profile, noop, sink, profiler, only)
+        if only in (None, "sweep"):
+            rows += sweep.run(profile)
+        if only in (None, "postgres"):
+            if harness.pg_available():
+                rows += await backend("postgresql", profile, noop, sink, None, only)
+            else:
+                rows.append(Row.skip("postgres", "no PostgreSQL answering on 127.0.0.1:5432"))
     finally:
         noop.stop()
         sink.stop()
@@ -79,15 +92,17 @@ def cli(argv: list[str] | None = None) -> int:
     mode.add_argument("--quick", action="store_true", help="small counts, under a minute")
     mode.add_argument("--full", action="store_true", help="the full run, a few minutes")
     parser.add_argument("--profile", action="store_true", help="run serve under pyinstrument")
+    parser.add_argument("--only", choices=SCENARIOS, metavar="NAME",
+                        help=f"run one scenario only: {', '.join(SCENARIOS)}")
     args = parser.parse_args(argv)
     profile = FULL if args.full else QUICK
     signal.signal(signal.SIGTERM, _interrupt)  # so serve, sinks and the schema are cleaned up
     started = time.monotonic()
-    rows = asyncio.run(main(profile, args.profile))
+    rows = asyncio.run(main(profile, args.profile, args.only))
     seconds = time.monotonic() - started
     print()
     print(table(rows))
-    path = write(rows, profile.name, seconds)
+    path = write(rows, profile.name + (f"-{args.only}" if args.only else ""), seconds)
     print(f"\n{profile.name} run took {seconds:.0f} s; results in {path.relative_to(Path.cwd())}"
           if path.is_relative_to(Path.cwd()) else f"\nresults in {path}")
     return 0
