@@ -102,3 +102,25 @@ def test_files_are_added_as_parts_encoded_once_for_every_copy():
         assert mail_part.get_content()["Subject"] == "Taxatie"
         assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
     assert loaded == ["a" * 64, "b" * 64]  # read and encoded once, not once per copy
+
+
+def test_problems_opening_a_case_by_mail_are_worded_in_the_mediators_own_language():
+    from threads.cases import CaseError, validate_parties
+    from threads.opening import read_request
+    from threads.settings import CaseSettings
+
+    request = read_request("Het huis", "Anna <anna@home.test>\nBram <bram@@work.test>\n"
+                                       "Cees <ANNA@home.test>")
+    try:
+        validate_parties(request.parties, "mediator@office.test", CaseSettings())
+    except CaseError as error:
+        request.problems += [{"key": "open-problem", "problem": p} for p in error.phrases]
+    composer = Composer(domain="mediation.test", templates_dir=TEMPLATES)
+    context = {"errors": request.problems, "title": "Het huis"}
+    _, dutch = composer.render("open-problems", "nl", context)
+    _, english = composer.render("open-problems", "en", context)
+    assert "'bram@@work.test' is geen geldig e-mailadres" in dutch
+    assert "Het adres anna@home.test staat er twee keer in." in dutch
+    assert "valid" not in dutch and "given" not in dutch
+    assert "'bram@@work.test' is not a valid e-mail address" in english
+    assert "The address anna@home.test is given twice." in english

@@ -140,7 +140,7 @@ def add(session: Session, case: Case, mediator: Participant, command: Command,
     try:
         spec = parse_party(command.args)
     except CaseError as error:
-        ctx.errors.append(phrase("add-malformed", line=command.line, problem=error.problems[0]))
+        ctx.errors.append(phrase("add-malformed", line=command.line, problem=error.phrases[0]))
         return None
     taken = session.exec(select(Participant).where(
         Participant.case_id == case.id, Participant.email == spec.email)).first()

@@ -21,11 +21,19 @@ from threads.settings import CaseSettings, MediatorSettings
 
 
 class CaseError(ValueError):
-    """The request to open or change a case is wrong; ``problems`` lists every reason."""
+    """The request to open or change a case is wrong. ``phrases`` lists every reason as a
+    phrase the mail templates word in the mediator's language (``_phrases.txt``);
+    ``problems`` the same in English, for the command line."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+    def __init__(self, problems: list[str | dict]) -> None:
+        self.phrases = [p if isinstance(p, dict) else {"key": "text", "text": p}
+                        for p in problems]
+        self.problems = [p["text"] for p in self.phrases]
+        super().__init__("; ".join(self.problems))
+
+
+def _problem(key: str, text: str, **values: object) -> dict:
+    return {"key": key, "text": text, **values}
 
 
 @dataclass(frozen=True)
@@ -42,14 +50,17 @@ def parse_party(text: str) -> PartySpec:
     text = " ".join(text.split())
     match = _PARTY.match(text)
     if match is None:
-        raise CaseError([f"'{text}' is not of the form 'Name <email>'"])
+        raise CaseError([_problem("case-not-name-email",
+                                  f"'{text}' is not of the form 'Name <email>'", value=text)])
     name = match["name"].strip().strip('"').strip()
     if not name:
-        raise CaseError([f"'{text}' has no name before the address"])
+        raise CaseError([_problem("case-no-name", f"'{text}' has no name before the address",
+                                  value=text)])
     try:
         address = normalize_address(match["address"])
     except ValueError as error:
-        raise CaseError([str(error)]) from None
+        raise CaseError([_problem("case-bad-address", str(error),
+                                  value=match["address"].strip())]) from None
     return PartySpec(name=name, email=address)
 
 
@@ -59,21 +70,24 @@ def find_mediator(mediators: list[MediatorSettings], email: str) -> MediatorSett
 
 
 def validate_parties(parties: list[PartySpec], mediator_email: str, settings: CaseSettings) -> None:
-    problems = []
+    problems: list[str | dict] = []
     if len(parties) < settings.min_parties:
-        problems.append(
-            f"a case needs at least {settings.min_parties} parties, {len(parties)} given"
-        )
+        problems.append(_problem(
+            "case-too-few", f"a case needs at least {settings.min_parties} parties, "
+            f"{len(parties)} given", least=settings.min_parties, given=len(parties)))
     if len(parties) > settings.max_participants:
-        problems.append(
-            f"a case can have at most {settings.max_participants} parties, {len(parties)} given"
-        )
+        problems.append(_problem(
+            "case-too-many", f"a case can have at most {settings.max_participants} parties, "
+            f"{len(parties)} given", most=settings.max_participants, given=len(parties)))
     seen: set[str] = set()
     for party in parties:
         if party.email in seen:
-            problems.append(f"the address {party.email} is given twice")
+            problems.append(_problem("case-twice", f"the address {party.email} is given twice",
+                                     email=party.email))
         if party.email == mediator_email.lower():
-            problems.append(f"the mediator's own address {party.email} cannot be a party")
+            problems.append(_problem(
+                "case-mediator-party",
+                f"the mediator's own address {party.email} cannot be a party", email=party.email))
         seen.add(party.email)
     if problems:
         raise CaseError(problems)
@@ -104,7 +118,7 @@ def open_case(
     """Create the case with its participants and return the invitations to send."""
     title = " ".join(title.split())
     if not title:
-        raise CaseError(["the case needs a title"])
+        raise CaseError([_problem("case-no-title", "the case needs a title")])
     validate_parties(parties, mediator.email, settings)
     moderation = moderation or settings.default_moderation
     language = language or mediator.language

@@ -65,7 +65,7 @@ def read_request(subject: str, text: str, intake_forms: set[str] | None = None) 
                 request.parties.append(parse_party(line))
             except CaseError as error:
                 request.problems.append(phrase("open-bad-party", line=line,
-                                               problem=error.problems[0]))
+                                               problem=error.phrases[0]))
     return request
 
 
@@ -100,7 +100,7 @@ def open_by_mail(
             notices[-1].answers = answers  # the confirmation answers the mediator's mail
             return case, notices
         except CaseError as error:
-            problems += [phrase("open-problem", problem=p) for p in error.problems]
+            problems += [phrase("open-problem", problem=p) for p in error.phrases]
     return None, [Notice("open-problems", None, None, to_address=mediator.email,
                          language=mediator.language, answers=answers,
                          context={"errors": problems, "title": request.title})]
