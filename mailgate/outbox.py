@@ -35,7 +35,7 @@ from threads.claims import claim, extend
 from threads.crypto import AtRestKey, unseal
 from threads.db import session_scope
 from threads.delivery import copy_delivered, copy_failed, needs_case_lock
-from threads.models import Blob, Case, OutgoingMail, utcnow
+from threads.models import Blob, Case, OutgoingMail, Participant, utcnow
 
 log = logging.getLogger("mediate.outbox")
 BATCH = 100
@@ -187,8 +187,12 @@ class OutboxWorker:
         keep the others from being recorded."""
         try:
             with session_scope(self.engine) as session:
+                loaded = self._preload(session, [copy_id for copy_id, _ in outcomes])
+                case_of = {row.id: row.case_id or 0 for row in loaded[0]}
+                # Case by case, in one order, as every writer takes case locks.
+                ordered = sorted(outcomes, key=lambda outcome: case_of.get(outcome[0], 0))
                 return any([self._record(session, copy_id, result)
-                            for copy_id, result in outcomes])
+                            for copy_id, result in ordered])
         except Exception:  # noqa: BLE001
             if len(outcomes) == 1:
                 raise
@@ -199,6 +203,20 @@ class OutboxWorker:
             except Exception:  # the lease runs out and the copy is tried again
                 log.exception("could not record the outcome of copy %s", outcome[0])
         return noticed
+
+    @staticmethod
+    def _preload(session: Session, ids: list[int]) -> tuple[list, list, list]:
+        """The copies, their recipients and cases in three queries, not three per copy (the
+        session's identity map then answers every ``session.get`` of ``_record``)."""
+        rows = session.exec(select(OutgoingMail).where(col(OutgoingMail.id).in_(ids))).all()
+        people = {row.participant_id for row in rows if row.participant_id is not None}
+        cases = {row.case_id for row in rows if row.case_id is not None}
+        return (
+            rows,
+            session.exec(select(Participant).where(col(Participant.id).in_(people))).all()
+            if people else [],
+            session.exec(select(Case).where(col(Case.id).in_(cases))).all() if cases else [],
+        )
 
     def _record(self, session: Session, copy_id: int, result: Result) -> bool:
         """One copy's outcome; True when it put a notice in the outbox."""
