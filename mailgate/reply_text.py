@@ -8,7 +8,8 @@ What real clients do, and what this module therefore recognises:
   as well), including attributions that the client wrapped over two or three lines;
 * Outlook's unquoted header block ("From:/Sent:/To:/Subject:", "Van:/Verzonden:/Aan:/
   Onderwerp:", ...), optionally after a line of underscores, and the "-----Original Message-----"
-  family of separators (RFC 3676 says nothing about these; they are de-facto conventions);
+  and "---------- Forwarded message ---------" families of separators (RFC 3676 says nothing
+  about these; they are de-facto conventions);
 * ">" quoting (RFC 3676 section 4.5), also interleaved with answers (bottom posting);
 * signatures: the "-- " delimiter (RFC 3676 section 4.3), mobile footers ("Sent from my
   iPhone", "Verzonden vanaf mijn iPhone", "Get Outlook for iOS") and contact details below a
@@ -37,15 +38,20 @@ _OPENER = re.compile(r"(?i)^(on|op|am|le|el|il|den|dnia|w dniu|em|no dia|dne|in 
                      r"\d{1,4}[./-]|\d{4}年|(mon|tue|wed|thu|fri|sat|sun|ma|di|wo|do|vr|za|zo)\b)")
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _DATEISH = re.compile(r"\d{1,2}[:.]\d{2}|(?:19|20)\d{2}")
+# Older ProtonMail drew its separator with U+2010 hyphens; other clients use en/em dashes.
+_DASHES = "-_=*\u2010-\u2015\u2212"
 _SEPARATOR = re.compile(
-    r"(?i)^[ \t]*[-_=*]{2,}[ \t]*(original message|oorspronkelijk bericht|originele? bericht|"
+    rf"(?i)^[ \t]*[{_DASHES}]{{2,}}[ \t]*("
+    r"original message|oorspronkelijk bericht|originele? bericht|"
     r"ursprüngliche nachricht|urspr\.? nachricht|message d'origine|mensaje original|"
     r"messaggio originale|mensagem original|oprindelig meddelelse|ursprungligt meddelande|"
     r"wiadomość oryginalna|původní zpráva|исходное сообщение|alkuperäinen viesti|"
     r"eredeti üzenet|reply above this line|antwoord boven deze regel|oprindelig besked|"
     r"original besked|opprinnelig melding|originalnachricht|originalmeddelande|"
-    r"original message|message original|oorspronkelijk|doorgestuurd bericht)[ \t]*[-_=*]*[ \t]*$")
-_RULE = re.compile(r"^[ \t]*[-_=*]{2,}[ \t]*$")
+    r"original message|message original|oorspronkelijk|doorgestuurd bericht|"
+    r"forwarded message|weitergeleitete nachricht|message transféré|mensaje reenviado|"
+    rf"messaggio inoltrato|mensagem encaminhada)[ \t]*[{_DASHES}]*[ \t]*$")
+_RULE = re.compile(rf"^[ \t]*[{_DASHES}]{{2,}}[ \t]*$")
 _PREAMBLE = re.compile(r"^[ \t]*\w[\w ]{0,25}[ \t]?:[ \t].{0,40}\d{1,2}[:.]\d{2}.{0,20}$")
 _UNDERSCORES = re.compile(r"^[ \t]*(_{20,}|-{20,})[ \t]*$")
 _FROM_FIELD = re.compile(
@@ -182,17 +188,20 @@ def _cut_footer(lines: list[str]) -> list[str]:
 
 
 def _cut_signature(lines: list[str]) -> list[str]:
-    """Drop the signature: "-- ", a mobile footer, or a closing with the lines below it."""
+    """Drop the signature: "-- " or a mobile footer, then a closing with the lines below it."""
     content = [i for i, x in enumerate(lines) if x.strip()]
     if not content:
         return lines
     for i in content[1:]:
         line = lines[i]
         after = [k for k in content if k > i]
-        if _DASH_SIG.match(line) and len(after) <= 15:
-            return lines[:i]
-        if _MOBILE.match(line) and len(after) <= 3 and _short_footer(line):
-            return lines[:i]
+        if (_DASH_SIG.match(line) and len(after) <= 15) or (
+                _MOBILE.match(line) and len(after) <= 3 and _short_footer(line)):
+            # "Met vriendelijke groet, / Kees" usually sits right above the "-- " block or the
+            # "Sent from my iPhone" footer: look for that closing in what is left
+            lines = lines[:i]
+            content = [k for k in content if k < i]
+            break
     last = content[-1]
     if len(content) > 1 and _SLASH_NAME.match(lines[last]):
         return lines[:last]
