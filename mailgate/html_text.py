@@ -2,10 +2,11 @@
 
 HTML-only mail (Gmail's mobile apps, Outlook on the web, Apple Mail with rich text) still has to
 reach the other parties as text. Paragraphs and line breaks are kept, list items become "- " or
-"1. " lines, a link keeps its address in brackets when the words differ from it, and anything a
-client marks as quoted history (`<blockquote>`, Gmail's `gmail_quote`, Outlook's
-`divRplyFwdMsg`/`appendonsend`, Yahoo's `yahoo_quoted`, Apple's `AppleOriginalContents`) is
-rendered as "> " quoted lines so `reply_text` can drop it like plain-text quoting.
+"1. " lines (a nested list indented by two spaces), a link keeps its address in brackets when
+the words differ from it, and anything a client marks as quoted history (`<blockquote>`,
+Gmail's `gmail_quote`, Outlook's `divRplyFwdMsg`/`appendonsend`, Yahoo's `yahoo_quoted`,
+Apple's `AppleOriginalContents`) is rendered as "> " quoted lines so `reply_text` can drop it
+like plain-text quoting.
 Only the standard library's tolerant `html.parser` is used, so broken markup never raises.
 """
 
@@ -36,6 +37,7 @@ class _TextBuilder(HTMLParser):
         self.quote_depth = 0
         self.stack: list[tuple[str, bool]] = []  # (tag, opened a quote level)
         self.lists: list[list[int]] = []  # [kind (0=ul, 1=ol), counter]
+        self.bullet: str | None = None  # "- " or "1. " waiting for its list item's first words
         self.link: tuple[str, int] | None = None
 
     # -- output helpers -------------------------------------------------------------------
@@ -46,6 +48,8 @@ class _TextBuilder(HTMLParser):
             text = re.sub(r"[ \t\r\n\f\xa0]+", " ", text).strip()
         prefix = "> " * self.quote_depth
         if text:
+            if self.bullet is not None:
+                text, self.bullet = self.bullet + text, None
             for line in text.split("\n"):
                 self.lines.append(prefix + line)
         elif force_blank and self.lines and self.lines[-1].strip("> ") != "":
@@ -68,10 +72,8 @@ class _TextBuilder(HTMLParser):
             return
         attr = {k.lower(): (v or "") for k, v in attrs}
         if tag == "br":
-            if self.current:
-                self._flush()
-            else:
-                self._flush(force_blank=True)
+            # "<div>\n<br>\n</div>" (Outlook on the web) is an empty line like "<div><br></div>"
+            self._flush(force_blank=not "".join(self.current).strip())
             return
         if tag == "hr":
             self._newline()
@@ -83,7 +85,9 @@ class _TextBuilder(HTMLParser):
         opens_quote = tag == "blockquote" or bool(_QUOTE_MARKERS.search(marker))
         if tag in _BLOCK or tag in ("blockquote", "li") or opens_quote:
             self._newline()
-            if tag in ("p", "blockquote", "ul", "ol", "table", "h1", "h2", "h3"):
+            nested_list = tag in ("ul", "ol") and bool(self.lists)
+            if tag in ("p", "blockquote", "ul", "ol", "table", "h1", "h2", "h3") \
+                    and not nested_list and self.bullet is None:
                 self._flush(force_blank=True)
         if opens_quote:
             self.quote_depth += 1
@@ -93,11 +97,13 @@ class _TextBuilder(HTMLParser):
         elif tag in ("ul", "ol"):
             self.lists.append([1 if tag == "ol" else 0, 0])
         elif tag == "li":
+            # kept aside, not in the text, so that a <div> or <p> around the item's words
+            # (Outlook on the web, Apple Mail) does not put the bullet on a line of its own
             bullet = "- "
             if self.lists and self.lists[-1][0] == 1:
                 self.lists[-1][1] += 1
                 bullet = f"{self.lists[-1][1]}. "
-            self.current.append("  " * max(0, len(self.lists) - 1) + bullet)
+            self.bullet = "  " * max(0, len(self.lists) - 1) + bullet
         elif tag == "a":
             self.link = (attr.get("href", ""), len(self.current))
         elif tag in ("td", "th") and self.current:
@@ -129,7 +135,10 @@ class _TextBuilder(HTMLParser):
                 self.current.append(f" ({target})")
         if tag in _BLOCK or tag in ("blockquote", "li") or opened_quote:
             self._newline()
-            if tag in ("p", "blockquote", "ul", "ol", "table"):
+            if tag == "li":
+                self.bullet = None  # an empty item leaves no bullet behind
+            nested_list = tag in ("ul", "ol") and len(self.lists) > 1
+            if tag in ("p", "blockquote", "ul", "ol", "table") and not nested_list:
                 self._flush(force_blank=True)
         if opened_quote:
             self.quote_depth = max(0, self.quote_depth - 1)
