@@ -21,6 +21,7 @@ from email.parser import BytesParser
 
 import nh3
 
+from mailgate.body_decoding import base64_pieces, unflow
 from mailgate.html_text import html_to_text
 
 
@@ -78,6 +79,9 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(=\?[^?\s]+\?[bBqQ]\?[^?]*\?=)\s+(?==\?)")
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# RFC 2045 section 2.7/2.8: no NUL, and control characters other than CR, LF and TAB have no
+# place in text; a broken client's NUL bytes must not reach the other parties.
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
@@ -166,11 +170,24 @@ def sanitise_filename(name: str | None, content_type: str) -> str:
 
 
 def _payload(part: Message) -> bytes:
+    raw = part.get_payload()
+    cte = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
+    if isinstance(raw, str) and cte == "base64":
+        pieces = base64_pieces(raw)
+        if pieces is not None:
+            return pieces
     data = part.get_payload(decode=True)
     if isinstance(data, bytes):
         return data
-    raw = part.get_payload()
     return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+
+
+def _plain_text(part: Message) -> str:
+    """A text/plain part decoded, with RFC 3676 format=flowed lines joined."""
+    text = decode_bytes(_payload(part), part.get_content_charset())
+    if str(part.get_param("format") or "").lower() == "flowed":
+        text = unflow(text, delsp=str(part.get_param("delsp") or "").lower() == "yes")
+    return text
 
 
 def _is_attachment(part: Message) -> bool:
@@ -191,8 +208,7 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], atts: list[Attachmen
             plain = [p for p in parts if p.get_content_type() == "text/plain"]
             html = [p for p in parts if p.get_content_type() == "text/html"]
             nested = [p for p in parts if p.is_multipart()]
-            plain_text = decode_bytes(_payload(plain[0]), plain[0].get_content_charset()) \
-                if plain and not _is_attachment(plain[0]) else ""
+            plain_text = _plain_text(plain[0]) if plain and not _is_attachment(plain[0]) else ""
             if plain_text.strip() or (plain and not html and not nested):
                 texts.append(plain_text)
                 if html:
@@ -214,12 +230,12 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], atts: list[Attachmen
         # a named text part after the body is a .txt/.html file the sender attached
         _add_attachment(msg, _payload(msg), atts)
         return
-    body = decode_bytes(_payload(msg), msg.get_content_charset())
     if ctype == "text/html":
+        body = decode_bytes(_payload(msg), msg.get_content_charset())
         htmls.append(body)
         texts.append(html_to_text(body))
     else:
-        texts.append(body)
+        texts.append(_plain_text(msg))
 
 
 def _add_attachment(part: Message, data: bytes, atts: list[Attachment],
@@ -288,7 +304,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
             from_name=from_name,
             subject=decode_header(raw_header(msg, "subject")),
             headers=msg,
-            text=text.replace("\r\n", "\n").replace("\r", "\n"),
+            text=_TEXT_CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")),
             html=html,
             attachments=atts,
             defects=defects,
