@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from mailgate.attachments import FORBIDDEN_EXTENSIONS, AttachmentPolicy
 from threads.settings import Section
 
 
@@ -40,10 +41,28 @@ class ImapSettings(Section):
         return self
 
 
+class AttachmentSettings(Section):
+    """Which files a party's mail may pass on to the others (``[inbound.attachments]``)."""
+
+    max_file_mb: float = Field(default=10, gt=0)
+    max_message_mb: float = Field(default=25, gt=0)
+    # Executables, scripts and macro documents (the file types Outlook and Gmail block).
+    forbidden_extensions: list[str] = Field(
+        default_factory=lambda: list(FORBIDDEN_EXTENSIONS))
+
+    def policy(self) -> AttachmentPolicy:
+        return AttachmentPolicy(
+            max_file_bytes=int(self.max_file_mb * 1024 * 1024),
+            max_message_bytes=int(self.max_message_mb * 1024 * 1024),
+            forbidden_extensions=tuple(e.lower().lstrip(".") for e in self.forbidden_extensions),
+        )
+
+
 class InboundSettings(Section):
     max_message_size: int = Field(default=35 * 1024 * 1024, ge=1024)
     smtp: SmtpInboundSettings = SmtpInboundSettings()
     imap: ImapSettings = ImapSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
     # The authserv-id (RFC 8601) of the server whose Authentication-Results header we trust:
     # a DMARC or DKIM failure it reports holds the message for the mediator. Empty: not used.
     trusted_authserv_id: str = ""

@@ -15,15 +15,17 @@ from mailgate.inspect import inspect_mail
 from mediate.config import ConfigError
 
 
-def _domain(config: str | None) -> str:
+def _settings(config: str | None) -> tuple[str, AttachmentPolicy]:
+    """The service domain and attachment limits inspect judges by, as serve would."""
     from mediate.cli import load_settings
 
     try:
-        return load_settings(config).service.domain
+        settings = load_settings(config)
     except ConfigError as error:
         print(f"warning: configuration not usable ({error.problems[0]}); "
-              "assuming the example domain", file=sys.stderr)
-        return "mediation.example.org"
+              "assuming the example domain and default limits", file=sys.stderr)
+        return "mediation.example.org", AttachmentPolicy()
+    return settings.service.domain, settings.inbound.attachments.policy()
 
 
 def render_text(result: dict) -> str:
@@ -53,10 +55,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: cannot read {source}: {error.strerror}", file=sys.stderr)
         return 2
-    result = inspect_mail(
-        raw, as_reply_from=args.as_reply_from, own_domain=_domain(args.config),
-        attachment_policy=AttachmentPolicy(),
-    )
+    domain, policy = _settings(args.config)
+    result = inspect_mail(raw, as_reply_from=args.as_reply_from, own_domain=domain,
+                          attachment_policy=policy)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from mailgate.attachments import AttachmentPolicy
 from mailgate.compose import Composer
 from mailgate.dkim import make_signer
 from mailgate.imap import ImapPoller
@@ -130,7 +129,7 @@ class Service:
         )
         self.pipeline = Pipeline(
             self.engine, self.composer, s.service.domain, s.service.secret_key,
-            AttachmentPolicy(), on_enqueued=self.outbox.nudge, mediators=s.mediators,
+            s.inbound.attachments.policy(), on_enqueued=self.outbox.nudge, mediators=s.mediators,
             case_settings=s.cases, platform_fee=platform_fee(s),
             open_local=open_local(s), default_language=s.service.default_language,
             at_rest=self.composer.at_rest,

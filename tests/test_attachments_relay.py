@@ -103,7 +103,8 @@ async def test_a_bounce_to_a_copys_return_path_marks_the_party_and_tells_the_med
     for attempt in (1, 2):
         dsn = (
             "From: MAILER-DAEMON@work.test\r\nTo: " + return_path + "\r\n"
-            f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn{attempt}@work.test>\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n"
+            f"Message-ID: <dsn{attempt}@work.test>\r\n"
             "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;"
             ' boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nYour message could not'
             " be delivered.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n"
@@ -119,3 +120,37 @@ async def test_a_bounce_to_a_copys_return_path_marks_the_party_and_tells_the_med
     [told] = sink.to(MEDIATOR)
     assert "Bram de Boer" in told.text
     assert sink.to(ANNA) == [] and sink.to(CEES) == []
+
+
+async def test_the_administrators_limits_and_forbidden_types_decide_what_travels(
+    tmp_path, database_url, sink
+):
+    from conftest import make_settings
+
+    from mediate.service import Service
+
+    settings = make_settings(
+        tmp_path, database_url,
+        outbound={"transport": "smtp", "host": "127.0.0.1", "port": sink.port},
+        inbound={"smtp": {"host": "127.0.0.1", "port": 0},
+                 "attachments": {"max_file_mb": 0.01, "forbidden_extensions": ["pdf"]}},
+    )
+    service = Service.build(settings)
+    await service.start()
+    try:
+        opened, address = await open_case(service, moderation="open")
+        sink.delivered.clear()
+        raw = with_files(ANNA, address[ANNA], "Two files.", [
+            ("valuation.pdf", "application", "pdf", b"%PDF-1.4 small"),
+            ("photos.zip", "application", "zip", b"PK" + b"x" * 20_000),
+            ("notes.txt", "text", "plain", b"small enough"),
+        ])
+        await smtp_send(service.smtp_port, ANNA, [address[ANNA]], raw)
+        await service.settle()
+        [copy] = sink.to(BRAM)
+        assert set(attached(copy)) == {"notes.txt"}
+        [told] = sink.to(ANNA)
+        assert "valuation.pdf" in told.text and "photos.zip" in told.text
+    finally:
+        await service.stop()
+        service.engine.dispose()

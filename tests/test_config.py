@@ -89,3 +89,8 @@ def test_the_open_address_must_be_on_the_service_domain():
                                           "open_address": "open@elsewhere.example"}})
     assert found == ["service.open_address: must be an address on service.domain "
                      "(e.g. open@m.example.org), not open@elsewhere.example"]
+
+
+def test_attachment_limits_are_checked_and_name_their_key():
+    found = problems({**BASE, "inbound": {"attachments": {"max_file_mb": 0}}})
+    assert len(found) == 1 and found[0].startswith("inbound.attachments.max_file_mb: ")
