@@ -61,6 +61,11 @@ port = {web_port}
 [inbound]
 max_message_size = 36700160
 
+[inbound.attachments]
+# the attachment scenario relays a 25 MB file (the default per-file limit is 10 MB)
+max_file_mb = 30
+max_message_mb = 30
+
 [inbound.smtp]
 enabled = true
 host = "127.0.0.1"
