@@ -37,7 +37,7 @@ class Profile:
 
 QUICK = Profile(
     "quick", rounds=3, accept_small=((1, 16), (8, 40), (32, 64)), accept_large=((8, 16),),
-    relay_replies=3, relay_cases=2, attachment_bytes=5_000_000, attachment_rounds=1,
+    relay_replies=3, relay_cases=2, attachment_bytes=2_000_000, attachment_rounds=1,
     web_requests=200, sweep_participants=100_000, sweep_cases=3_500, pg_only_c8=True,
     deadline=20.0, settle_seconds=15.0,
 )
