@@ -115,37 +115,43 @@ class Onboarding:
         """Store one page's acceptable answers (even when others on it have problems)."""
         form = self.form_of(case)
         case = lock_case(session, case.id)
-        previous = answers_of(session, participant)
-        values, problems = check_page(form, form.section(index), raw, previous, require=require)
-        rows = {
+        rows = {  # the party's answers, read once: checked against, updated, then screened
             row.question_id: row for row in session.exec(
                 select(IntakeAnswer).where(IntakeAnswer.participant_id == participant.id)
             )
         }
+        answers = {qid: row.value for qid, row in rows.items()}
+        values, problems = check_page(form, form.section(index), raw, answers, require=require)
         for qid, value in values.items():
             if qid in problems and problems[qid].code != "required":
                 continue
             row = rows.get(qid)
             if value is None:
+                answers.pop(qid, None)
                 if row is not None:
                     session.delete(row)
-            elif row is None:
+                continue
+            answers[qid] = value
+            if row is None:
                 session.add(IntakeAnswer(participant_id=participant.id, form=form.name,
                                          question_id=qid, value=value))
             elif row.value != value:
                 row.value, row.updated_at = value, utcnow()
                 session.add(row)
         session.flush()
-        return problems, self._safety_alerts(session, case, participant, form)
+        return problems, self._safety_alerts(session, case, participant, form, answers)
 
     def _safety_alerts(
-        self, session: Session, case: Case, participant: Participant, form: Form
+        self, session: Session, case: Case, participant: Participant, form: Form,
+        answers: dict[str, Answer],
     ) -> list[Notice]:
-        answers = answers_of(session, participant)
+        worries = list(worrying(form, answers))
+        if not worries:  # the usual case: no lookup of the mediator on every save
+            return []
         mediator = mediator_of(session, case)
         lang = mediator.language
         notices = []
-        for question in worrying(form, answers):
+        for question in worries:
             if not claim_alert(session, case, participant, question.id):
                 continue
             audit.record(session, case, "safety-alert", participant=participant.name,
@@ -177,7 +183,7 @@ class Onboarding:
         audit.record(session, case, "intake-submitted", actor=participant.name,
                      participant=participant.name, form=form.name, answers=asked)
         mediator = mediator_of(session, case)
-        notices = self._safety_alerts(session, case, participant, form) + [
+        notices = self._safety_alerts(session, case, participant, form, answers) + [
             Notice("intake-copy", case, participant, author=mediator, context={
                 "form_title": form.title[participant.language],
                 "summary": summarize(form, answers, participant.language)}),
