@@ -15,6 +15,7 @@ ours to fix, never a reason to give up on a recipient.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mailbox
 import ssl
 import time
@@ -205,13 +206,50 @@ class SmtpTransport:
                     result = await self._send_one(client, env, env.raw)
                 else:  # one copy with files on the wire at a time: memory stays bounded
                     async with self._large:
-                        result = await self._send_one(client, env, await env.content())
+                        result = await self._send_large(client, env, await env.content())
                 if not client.is_connected:
                     client = None
                 await _reported(results, report, env, result)
         finally:
             if client is not None:
                 self._release(client)
+
+    @classmethod
+    async def _send_large(cls, client: aiosmtplib.SMTP, env: Envelope, raw: bytes) -> Result:
+        """A copy with files, written to the relay as it is. aiosmtplib's DATA rewrites every
+        message twice with regular expressions (line endings, then leading dots) on the event
+        loop: about 1.5 s and two extra copies for a 34 MB mail. Our copies are CRLF already
+        (one that is not takes aiosmtplib's way); a line starting with '.' gets a second one
+        (RFC 5321 section 4.5.2), which only then costs a copy."""
+        if raw.count(b"\n") != raw.count(b"\r\n"):
+            return await cls._send_one(client, env, raw)
+        if raw.startswith(b"."):
+            raw = b"." + raw
+        if b"\r\n." in raw:
+            raw = raw.replace(b"\r\n.", b"\r\n..")
+        try:
+            options = ["BODY=8BITMIME"] if not raw.isascii() and \
+                client.supports_extension("8bitmime") else []
+            await client.mail(env.mail_from, options=options)
+            await client.rcpt(env.rcpt_to)
+            started = await client.execute_command(b"DATA")
+            if started.code != 354:
+                raise aiosmtplib.SMTPDataError(started.code, started.message)
+            protocol = client.protocol
+            assert protocol is not None
+            protocol.write(raw if raw.endswith(b"\r\n") else raw + b"\r\n")
+            protocol.write(b".\r\n")
+            answer = await protocol.read_response(timeout=client.timeout)
+            if answer.code != 250:
+                raise aiosmtplib.SMTPDataError(answer.code, answer.message)
+        except aiosmtplib.SMTPResponseException as error:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.rset()
+            return Result(ok=False, permanent=500 <= error.code < 600, error=_answer(error))
+        except (aiosmtplib.SMTPException, OSError) as error:  # disconnects and timeouts
+            _drop(client)
+            return Result(ok=False, error=f"{type(error).__name__}: {error}")
+        return Result(ok=True)
 
     @staticmethod
     async def _send_one(client: aiosmtplib.SMTP, env: Envelope, raw: bytes) -> Result:

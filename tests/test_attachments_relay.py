@@ -154,3 +154,17 @@ async def test_the_administrators_limits_and_forbidden_types_decide_what_travels
     finally:
         await service.stop()
         service.engine.dispose()
+
+
+async def test_a_copy_with_files_keeps_lines_that_start_with_a_dot(service, sink):
+    """Copies with files go to the relay by our own DATA writer; a line starting with '.'
+    must still arrive whole (SMTP doubles it on the wire, RFC 5321 section 4.5.2)."""
+    opened, address = await open_case(service, moderation="open")
+    sink.delivered.clear()
+    text = "My list:\n.one\n..two\nthree"
+    raw = with_files(ANNA, address[ANNA], text, [("plan.pdf", "application", "pdf", PDF)])
+    await smtp_send(service.smtp_port, ANNA, [address[ANNA]], raw)
+    await service.settle()
+    [copy] = sink.to(BRAM)
+    assert copy.text.replace("\r\n", "\n").startswith(text)
+    assert attached(copy) == {"plan.pdf": PDF}
