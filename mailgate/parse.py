@@ -9,12 +9,14 @@ Windows-1252, broken base64 keeps what decodes, an HTML-only message is converte
 
 from __future__ import annotations
 
+import binascii
 import codecs
 import email.errors
 import email.policy
 import email.utils
 import hashlib
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesParser
@@ -169,10 +171,69 @@ def sanitise_filename(name: str | None, content_type: str) -> str:
     return name
 
 
+class _Spool:
+    """Long runs of base64 lines (the files in a mail) are taken out of the raw bytes before
+    the stdlib parser sees them and put back when a part's payload is read. The parser works
+    line by line on a ``str`` copy and keeps lines, text and payload at once: for a 25 MB file
+    that was 4.5 s and 265 MB; now the run is decoded once, straight from the raw bytes."""
+
+    MIN_BYTES = 256 * 1024
+    _RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/]{40,}={0,2}\r?\n)+")
+    _MARK = re.compile(r"@@mediate-spool-(\d+)@@\r?\n")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = memoryview(raw)
+        self.runs: list[tuple[int, int]] = []
+
+    def take_out(self) -> bytes:
+        raw = self.raw.obj
+        if len(raw) < self.MIN_BYTES:
+            return raw  # type: ignore[return-value]
+        pieces, end = [], 0
+        for match in self._RUN.finditer(raw):  # type: ignore[arg-type]
+            if match.end() - match.start() < self.MIN_BYTES:
+                continue
+            pieces += [self.raw[end:match.start()],
+                       f"@@mediate-spool-{len(self.runs)}@@\r\n".encode()]
+            self.runs.append((match.start(), match.end()))
+            end = match.end()
+        if not self.runs:
+            return raw  # type: ignore[return-value]
+        pieces.append(self.raw[end:])
+        return b"".join(pieces)
+
+    def holds(self, text: str) -> bool:
+        return bool(self.runs) and "@@mediate-spool-" in text
+
+    def pieces(self, text: str) -> list:
+        """The text with each mark replaced by the bytes it stands for (as memoryviews)."""
+        out, end = [], 0
+        for match in self._MARK.finditer(text):
+            start, stop = self.runs[int(match.group(1))]
+            out += [text[end:match.start()].encode("ascii", "surrogateescape"),
+                    self.raw[start:stop]]
+            end = match.end()
+        out.append(text[end:].encode("ascii", "surrogateescape"))
+        return out
+
+    def put_back(self, data: bytes) -> bytes:
+        return b"".join(self.pieces(data.decode("ascii", "surrogateescape"))) \
+            if self.runs and b"@@mediate-spool-" in data else data
+
+
+_SPOOL: ContextVar[_Spool | None] = ContextVar("mediate_parse_spool", default=None)
+
+
 def _payload(part: Message) -> bytes:
+    spool = _SPOOL.get() or _Spool(b"")
     raw = part.get_payload()
     cte = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
-    if isinstance(raw, str) and cte == "base64":
+    if isinstance(raw, str) and spool.holds(raw):
+        if cte == "base64":
+            return binascii.a2b_base64(b"".join(spool.pieces(raw)))
+        part.set_payload(b"".join(spool.pieces(raw)).decode("ascii", "surrogateescape"))
+        raw = part.get_payload()
+    if isinstance(raw, str) and cte == "base64" and part.get_content_maintype() == "text":
         pieces = base64_pieces(raw)
         if pieces is not None:
             return pieces
@@ -202,6 +263,14 @@ def _is_attachment(part: Message) -> bool:
 def _walk(msg: Message, texts: list[str], htmls: list[str], atts: list[Attachment]) -> None:
     """Collect body texts, HTML and attachments; multipart/alternative contributes one body."""
     ctype = msg.get_content_type()
+    # A mail attached to a mail (message/rfc822; the stdlib counts it as multipart) is a
+    # file of its own: its text is not the sender's new words.
+    if ctype == "message/rfc822" or ctype.startswith("message/"):
+        inner = msg.get_payload()
+        data = (_SPOOL.get() or _Spool(b"")).put_back(inner[0].as_bytes()) \
+            if isinstance(inner, list) and inner else _payload(msg)
+        _add_attachment(msg, data, atts, default_name="forwarded.eml")
+        return
     if msg.is_multipart():
         parts = [p for p in msg.get_payload() if isinstance(p, Message)]
         if ctype == "multipart/alternative":
@@ -220,11 +289,6 @@ def _walk(msg: Message, texts: list[str], htmls: list[str], atts: list[Attachmen
                 return
         for part in parts:
             _walk(part, texts, htmls, atts)
-        return
-    if ctype == "message/rfc822" or ctype.startswith("message/"):
-        inner = msg.get_payload()
-        data = inner[0].as_bytes() if isinstance(inner, list) and inner else _payload(msg)
-        _add_attachment(msg, data, atts, default_name="forwarded.eml")
         return
     if _is_attachment(msg) or (texts and msg.get_filename()):
         # a named text part after the body is a .txt/.html file the sender attached
@@ -285,8 +349,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
     head = raw[:4096].lstrip().split(b"\n", 1)[0]
     if not re.match(rb"^(From |[\x21-\x39\x3b-\x7e]+:)", head):
         raise MalformedMail("no header section: the first line is not a header")
+    spool = _Spool(raw)
+    spooling = _SPOOL.set(spool)
     try:
-        msg = BytesParser(policy=email.policy.compat32).parsebytes(raw)
+        msg = BytesParser(policy=email.policy.compat32).parsebytes(spool.take_out())
         _repair_boundaries(msg)
         texts: list[str] = []
         htmls: list[str] = []
@@ -313,3 +379,5 @@ def parse_mail(raw: bytes) -> ParsedMail:
         raise
     except Exception as exc:  # the stdlib parser has many failure modes; all mean "unreadable"
         raise MalformedMail(f"cannot parse message: {type(exc).__name__}: {exc}") from exc
+    finally:
+        _SPOOL.reset(spooling)

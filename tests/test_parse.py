@@ -112,3 +112,37 @@ def test_parse_mail_survives_arbitrary_headers(header_text: str) -> None:
             "utf-8", "surrogatepass"))
     except MalformedMail:
         pass
+
+
+def test_large_files_are_decoded_whole_also_inside_a_forwarded_mail_and_a_text_part():
+    """Long base64 runs skip the stdlib parser (mailgate.parse._Spool); what every part
+    yields must be exactly what the stdlib would have given."""
+    import hashlib
+    import os
+    from email.message import EmailMessage
+
+    from mailgate.parse import parse_mail
+
+    big = os.urandom(700_000)
+    inner = EmailMessage()
+    inner["From"], inner["Subject"] = "anna@example.com", "Taxatie"
+    inner.set_content("Zie bijlage.")
+    inner.add_attachment(big, maintype="application", subtype="pdf", filename="taxatie.pdf")
+    pasted = "\n".join(["QUJDRA" * 12] * 5000)  # a base64-looking block pasted into a text
+    outer = EmailMessage()
+    outer["From"], outer["To"], outer["Subject"] = "bram@example.net", "x@y.test", "Fwd"
+    outer["Message-ID"] = "<fwd@example.net>"
+    outer.set_content("Here it is.")
+    outer.add_attachment(big[::-1], maintype="application", subtype="pdf", filename="copy.pdf")
+    outer.add_attachment(inner, filename="original.eml")
+    outer.add_attachment(pasted, subtype="plain", filename="pasted.txt")
+    parsed = parse_mail(outer.as_bytes())
+
+    files = {a.filename: a for a in parsed.attachments}
+    assert parsed.text.strip() == "Here it is."
+    assert files["copy.pdf"].data == big[::-1]
+    assert files["copy.pdf"].sha256 == hashlib.sha256(big[::-1]).hexdigest()
+    forwarded = parse_mail(files["original.eml"].data)
+    assert [a.data for a in forwarded.attachments] == [big]
+    assert files["pasted.txt"].data.decode().replace("\r\n", "\n").strip() == pasted
+    assert b"@@mediate-spool" not in files["original.eml"].data
