@@ -45,8 +45,9 @@ MAX_DEFER_SECONDS = 0.1  # ... and it never waits longer than this per mail
 
 def body_hash(raw: bytes) -> str:
     for separator in (b"\r\n\r\n", b"\n\n"):
-        if separator in raw:
-            return hashlib.sha256(raw.split(separator, 1)[1]).hexdigest()
+        at = raw.find(separator)
+        if at != -1:  # hashed in place: no copy of a large body
+            return hashlib.sha256(memoryview(raw)[at + len(separator):]).hexdigest()
     return hashlib.sha256(raw).hexdigest()
 
 

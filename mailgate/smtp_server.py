@@ -31,7 +31,7 @@ _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.
 
 
 def header_message_id(raw: bytes) -> str | None:
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    head = raw[:1 << 20].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]  # no body copy
     match = _MESSAGE_ID.search(head)
     if not match:
         return None
