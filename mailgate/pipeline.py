@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from mailgate.attachments import AttachmentPolicy
@@ -121,9 +122,9 @@ class Pipeline:
         try:
             # Parsing is the slow part: do it before the write transaction, not holding the
             # lock that the SMTP server needs to store the next mail.
-            analysis = self._analyse(inbound_id)
+            read = self._analyse(inbound_id)
             with session_scope(self.engine) as session:
-                self._process(session, inbound_id, analysis)
+                self._process(session, inbound_id, read)
         except Exception as error:  # the quarantine: keep the mail, record why, go on
             log.exception("inbound %s quarantined", inbound_id)
             with session_scope(self.engine) as session:
@@ -135,22 +136,30 @@ class Pipeline:
                     row.attempts += 1
                     session.add(row)
 
-    def _analyse(self, inbound_id: int) -> Analysis | None:
+    def _analyse(self, inbound_id: int) -> tuple[Analysis, str] | None:
+        """The analysis and the body's hash, read once from the stored raw mail."""
         with read_scope(self.engine) as session:
             row = session.get(InboundMail, inbound_id)
             raw = unseal(row.raw, self.at_rest) \
                 if row is not None and row.status == "pending" else None
-        return analyse(raw, self.context, self.policy) if raw is not None else None
+        if raw is None:
+            return None
+        return analyse(raw, self.context, self.policy), body_hash(raw)
 
     def _process(
-        self, session: Session, inbound_id: int, analysis: Analysis | None = None
+        self, session: Session, inbound_id: int, read: tuple[Analysis, str] | None = None
     ) -> None:
         # Locked (PostgreSQL) so that a second worker whose lease on this mail began after
         # ours ran out waits here, then finds it no longer pending: decided exactly once.
-        row = session.get(InboundMail, inbound_id, with_for_update=True)
+        # The raw mail is not loaded again (a large one would be held twice).
+        row = session.get(InboundMail, inbound_id, with_for_update=True,
+                          options=[defer(InboundMail.raw)])
         if row is None or row.status != "pending":
             return
-        analysis = analysis or analyse(unseal(row.raw, self.at_rest), self.context, self.policy)
+        if read is None:
+            raw = unseal(row.raw, self.at_rest)
+            read = analyse(raw, self.context, self.policy), body_hash(raw)
+        analysis, digest = read
         row.classification = analysis.verdict.kind
         row.attempts += 1
         row.claimed_until = None
@@ -160,7 +169,7 @@ class Pipeline:
         if analysis.verdict.kind == "malformed":
             self._finish(row, "quarantined", analysis.verdict.reason, recipients)
             return
-        outcomes = [self._route(session, row, analysis, r) for r in recipients]
+        outcomes = [self._route(session, row, analysis, r, digest) for r in recipients]
         status = "processed" if "processed" in outcomes else (outcomes or ["ignored"])[0]
         reason = "; ".join(analysis.reasons) or analysis.verdict.reason
         self._finish(row, status, reason, recipients)
@@ -179,7 +188,8 @@ class Pipeline:
         )
 
     def _route(
-        self, session: Session, row: InboundMail, analysis: Analysis, recipient: Recipient
+        self, session: Session, row: InboundMail, analysis: Analysis, recipient: Recipient,
+        digest: str,
     ) -> str:
         verdict = analysis.verdict
         parsed = analysis.parsed
@@ -215,7 +225,7 @@ class Pipeline:
             message_id=parsed.message_id,
             refs=parsed.in_reply_to + parsed.references,
             dedupe_key=hashlib.sha256(
-                f"{row.message_id or ''}|{body_hash(unseal(row.raw, self.at_rest))}".encode()
+                f"{row.message_id or ''}|{digest}".encode()
             ).hexdigest(),
             inbound_id=row.id,
             sender_address=parsed.from_address,
