@@ -7,6 +7,7 @@ Content-ID are signature logos and tracking pixels, not documents a party meant 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from mailgate.parse import Attachment
@@ -29,6 +30,39 @@ def _extension(filename: str) -> str:
     return filename.rpartition(".")[2].lower() if "." in filename else ""
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
+
+
+# Why a file was not passed on: the English sentence is what is stored and what
+# `mediate inspect` shows; `describe` words it for the reader of a mail.
+_REASONS = {
+    "inline": ("inline image (signature or logo)",
+               "afbeelding in de tekst (handtekening of logo)"),
+    "type": ("files of type .{0} are not passed on",
+             "bestanden van het type .{0} worden niet doorgestuurd"),
+    "file": ("larger than {0}, the limit per file", "groter dan {0}, het maximum per bestand"),
+    "message": ("together with the other files larger than {0}, the limit per message",
+                "samen met de andere bestanden groter dan {0}, het maximum per bericht"),
+}
+_READ_BACK = [(kind, re.compile("^" + re.escape(en).replace(r"\{0\}", "(.+)") + "$"))
+              for kind, (en, _) in _REASONS.items()]
+
+
+def _reason(kind: str, value: str = "") -> str:
+    return _REASONS[kind][0].format(value)
+
+
+def describe(reason: str, lang: str) -> str:
+    """A stored reason in the reader's language (as it is when it is not one of ours)."""
+    for kind, pattern in _READ_BACK:
+        match = pattern.match(reason)
+        if match:
+            words = _REASONS[kind][1 if lang == "nl" else 0]
+            return words.format(*match.groups())
+    return reason
+
+
 def screen_attachments(atts: list[Attachment],
                        policy: AttachmentPolicy) -> list[tuple[Attachment, bool, str]]:
     """(attachment, passed, reason) for each attachment, in order."""
@@ -37,17 +71,17 @@ def screen_attachments(atts: list[Attachment],
     forbidden = {e.lower().lstrip(".") for e in policy.forbidden_extensions}
     for att in atts:
         if att.inline:
-            out.append((att, False, "inline image (signature or logo)"))
+            out.append((att, False, _reason("inline")))
             continue
         ext = _extension(att.filename)
         if ext in forbidden:
-            out.append((att, False, f"file type .{ext} is not allowed"))
+            out.append((att, False, _reason("type", ext)))
             continue
         if att.size > policy.max_file_bytes:
-            out.append((att, False, f"larger than {policy.max_file_bytes} bytes"))
+            out.append((att, False, _reason("file", _megabytes(policy.max_file_bytes))))
             continue
         if total + att.size > policy.max_message_bytes:
-            out.append((att, False, f"message attachments exceed {policy.max_message_bytes} bytes"))
+            out.append((att, False, _reason("message", _megabytes(policy.max_message_bytes))))
             continue
         total += att.size
         out.append((att, True, "ok"))

@@ -29,6 +29,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlmodel import Session, col, select
 
+from mailgate.attachments import describe
 from threads import attachments
 from threads.addresses import NO_REPLY_LOCAL, bounce_address, private_address, reply_address
 from threads.cases import mediator_of
@@ -195,6 +196,7 @@ class Composer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["file_reason"] = describe  # why a file stayed behind, in nl or en
 
     def render(self, kind: str, lang: str, context: dict) -> tuple[str, str]:
         """Render ``mail/<lang>/<kind>.txt``: the first line is ``Subject: ...``."""

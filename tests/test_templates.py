@@ -124,3 +124,22 @@ def test_problems_opening_a_case_by_mail_are_worded_in_the_mediators_own_languag
     assert "valid" not in dutch and "given" not in dutch
     assert "'bram@@work.test' is not a valid e-mail address" in english
     assert "The address anna@home.test is given twice." in english
+
+
+def test_why_a_file_stayed_behind_is_told_in_the_readers_language():
+    from mailgate.attachments import AttachmentPolicy, describe, screen_attachments
+    from mailgate.parse import Attachment
+
+    files = [Attachment(filename=name, content_type="application/octet-stream", data=data,
+                        sha256="0" * 64, inline=False)
+             for name, data in (("tool.exe", b"MZ"), ("big.pdf", b"x" * 3_000_000))]
+    reasons = [reason for _, _, reason in
+               screen_attachments(files, AttachmentPolicy(max_file_bytes=2 * 1024 * 1024))]
+    assert [describe(r, "nl") for r in reasons] == [
+        "bestanden van het type .exe worden niet doorgestuurd",
+        "groter dan 2 MB, het maximum per bestand"]
+    assert [describe(r, "en") for r in reasons] == reasons == [
+        "files of type .exe are not passed on", "larger than 2 MB, the limit per file"]
+    composer = Composer(domain="mediation.test", templates_dir=TEMPLATES)
+    text = composer.env.from_string('{{ r|file_reason("nl") }}').render(r=reasons[0])
+    assert text == "bestanden van het type .exe worden niet doorgestuurd"
