@@ -201,6 +201,7 @@ class Service:
                 await task
         with contextlib.suppress(Exception):  # the leases run out anyway
             await asyncio.to_thread(release_work, self.engine, self.claimant)
+        self.handler.executor.shutdown(wait=False)  # the SMTP server's own threads
         await self.transport.close()
 
     def _imap_poller(self, loop: asyncio.AbstractEventLoop) -> ImapPoller:
