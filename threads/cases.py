@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from threads import audit
 from threads.addresses import new_token, normalize_address
+from threads.commands import phrase
 from threads.models import Case, Participant, utcnow
 from threads.notices import Notice
 from threads.settings import CaseSettings, MediatorSettings
@@ -33,7 +34,8 @@ class CaseError(ValueError):
 
 
 def _problem(key: str, text: str, **values: object) -> dict:
-    return {"key": key, "text": text, **values}
+    """A phrase (threads.commands.phrase) that also carries its English ``text``."""
+    return phrase(key, text=text, **values)
 
 
 @dataclass(frozen=True)
