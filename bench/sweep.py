@@ -19,6 +19,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bench.env import Profile
 from bench.report import Row
@@ -79,15 +80,29 @@ def fill(engine, cases: int, participants: int, status: str, start: int) -> None
             connection.execute(Participant.__table__.insert(), people[offset:offset + 20_000])
 
 
+def office_hours(zone: str) -> datetime:
+    """Today (or the last weekday) at 11:00 in the service's time zone.
+
+    The sweep sends reminders to parties only outside quiet hours. Timed at the wall clock, a
+    run at night sent nothing and measured only the search (0.08 s on 27 November); the next
+    run, in the afternoon, sent 3,500 reminders (14.6 s). The figure now always includes the
+    sending."""
+    local = datetime.now(ZoneInfo(zone)).replace(hour=11, minute=0, second=0, microsecond=0)
+    while local.weekday() >= 5:
+        local -= timedelta(days=1)
+    return local.astimezone(UTC)
+
+
 def _time_sweep(engine, sweep, settings, rounds: int) -> tuple[float, float]:  # noqa: ANN001
     """(first sweep, which sends what is due; median of the repeats, which find it claimed)."""
     from mediate.service import make_composer
 
     composer = make_composer(settings)
+    moment = office_hours(settings.service.timezone)
     times = []
     for _ in range(rounds + 1):
         started = time.perf_counter()
-        sweep(engine, composer, settings, datetime.now(UTC))
+        sweep(engine, composer, settings, moment)
         times.append(time.perf_counter() - started)
     return times[0], median(times[1:])
 

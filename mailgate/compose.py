@@ -220,8 +220,13 @@ class Composer:
         return [self.enqueue_one(session, notice, batch) for notice in notices]
 
     @staticmethod
-    def _mediator(session: Session, case, batch: _Batch) -> Participant:  # noqa: ANN001
-        # One decision fans out to up to 30 copies: look the mediator up once, not per copy.
+    def _mediator(session: Session, case, batch: _Batch,  # noqa: ANN001
+                  author: Participant | None = None) -> Participant:
+        # One decision fans out to up to 30 copies: look the mediator up once, not per copy;
+        # a notice written in the mediator's name (reminders, answers) already carries them.
+        if (case.id not in batch.mediators and author is not None
+                and author.role == "mediator" and author.case_id == case.id):
+            batch.mediators[case.id] = author
         if case.id not in batch.mediators:
             batch.mediators[case.id] = mediator_of(session, case)
         return batch.mediators[case.id]
@@ -240,7 +245,7 @@ class Composer:
         case, recipient = notice.case, notice.recipient
         if case is None:
             return f"{NO_REPLY_LOCAL}@{self.domain}", None
-        mediator = self._mediator(session, case, batch)
+        mediator = self._mediator(session, case, batch, notice.author)
         if recipient is None:  # an outsider never learns a reply token
             return f"{NO_REPLY_LOCAL}@{self.domain}", mediator
         if notice.channel == "private" and notice.counterpart is not None:

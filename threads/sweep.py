@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from threads import audit, readiness
-from threads.cases import lock_case, mediator_of
+from threads.cases import lock_case
 from threads.db import session_scope
 from threads.models import Awaiting, Case, Message, Participant, utcnow
 from threads.notices import Notice
@@ -31,6 +31,9 @@ from threads.quiet_hours import is_quiet, next_send_time
 from threads.reminders import STEP_COLUMN, STEPS, Due, claim, due
 
 log = logging.getLogger("mediate.sweep")
+# See _send_batch. Small enough that a batch holds SQLite's write lock only briefly (mail
+# arriving meanwhile waits for it), large enough that commits stop dominating.
+CASES_PER_TRANSACTION = 50
 LINK_PURPOSE = {"register": "register", "intake": "intake", "sign": "agreement"}
 
 
@@ -78,18 +81,11 @@ def sweep(
             report.waiting_for_quiet_hours += 1
             continue
         by_case[item.case_id].append(item)
-    for case_id, case_items in by_case.items():
-        outcome = SweepReport(at=now)
-        try:
-            with session_scope(engine) as session:
-                _send_case(session, case_id, case_items, mailer, now, outcome, settings)
-            # counted only once the transaction holding claims and mails has committed
-            report.sent.update(outcome.sent)
-            report.already_claimed += outcome.already_claimed
-            report.no_longer_due += outcome.no_longer_due
-        except Exception:  # one broken case must not stop the reminders of all others
-            log.exception("reminder sweep failed for case id %s", case_id)
-            report.failed_cases.append(case_id)
+    links = _links(settings)
+    cases = sorted(by_case.items())  # the same lock order in every sweep: no deadlock
+    for start in range(0, len(cases), CASES_PER_TRANSACTION):
+        _send_batch(engine, cases[start:start + CASES_PER_TRANSACTION], mailer, now, report,
+                    settings, links)
     for case_id in ready_cases:
         try:
             with session_scope(engine) as session:
@@ -141,20 +137,50 @@ def _link(links: Any, person: Participant, kind: str) -> str | None:
     return links.url(person, purpose) if purpose and links is not None else None
 
 
-def _send_case(
-    session: Session, case_id: int, items: list[Due], mailer: Mailer, now: datetime,
-    report: SweepReport, settings: Any,
+def _send_batch(
+    engine: Engine, batch: list[tuple[int, list[Due]]], mailer: Mailer, now: datetime,
+    report: SweepReport, settings: Any, links: Any,
 ) -> None:
+    """Send a batch of cases in one transaction; when it fails, send them case by case.
+
+    One transaction per case made the first sweep of a large installation cost a commit, a
+    case lock and the composer's set-up per reminder (3,500 cases: 14.6 s). A broken case
+    still only costs itself: the batch is rolled back and redone one case at a time."""
+    outcome = SweepReport(at=now)
+    try:
+        with session_scope(engine) as session:
+            notices: list[Notice] = []
+            for case_id, items in batch:
+                notices += _send_case(session, case_id, items, now, outcome, settings, links)
+            mailer.enqueue(session, notices)  # one composer batch: threads read in one query
+    except Exception:
+        if len(batch) > 1:
+            for one in batch:
+                _send_batch(engine, [one], mailer, now, report, settings, links)
+            return
+        log.exception("reminder sweep failed for case id %s", batch[0][0])
+        report.failed_cases.append(batch[0][0])
+        return
+    # counted only once the transaction holding claims and mails has committed
+    report.sent.update(outcome.sent)
+    report.already_claimed += outcome.already_claimed
+    report.no_longer_due += outcome.no_longer_due
+
+
+def _send_case(
+    session: Session, case_id: int, items: list[Due], now: datetime,
+    report: SweepReport, settings: Any, links: Any,
+) -> list[Notice]:
+    """The notices one case's due items make, each claimed first (the claim is the record)."""
     zone = ZoneInfo(settings.service.timezone)
-    links = _links(settings)
     last_round = settings.reminders.max_reminders
     case = lock_case(session, case_id)
     if case.status != "open":
         report.no_longer_due += len(items)
-        return
-    mediator = mediator_of(session, case)
+        return []
     people = {p.id: p for p in session.exec(
         select(Participant).where(Participant.case_id == case.id).order_by(col(Participant.id)))}
+    mediator = next(p for p in people.values() if p.role == "mediator")
     notices: list[Notice] = []
     review: list[dict] = []
     silent: list[dict] = []
@@ -192,7 +218,7 @@ def _send_case(
     if silent:
         notices.append(Notice("not-responding", case, mediator, author=mediator,
                               context={"silent": silent}))
-    mailer.enqueue(session, notices)
+    return notices
 
 
 def preview(
