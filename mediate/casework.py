@@ -28,7 +28,7 @@ def open_case(
     moderation: str | None = None, language: str | None = None, engine=None,  # noqa: ANN001
     intake: str | None = None, agreement: str | None = None,
 ) -> Opened:
-    from mediate.web.server import case_paperwork
+    from mediate.web.server import case_paperwork, intake_forms
     from threads.models import CaseAgreement
 
     mediator = cases.find_mediator(settings.mediators, mediator_email)
@@ -39,6 +39,12 @@ def open_case(
     for text in parties:
         try:
             specs.append(cases.parse_party(text))
+        except cases.CaseError as error:
+            problems += error.problems
+    form = intake_forms(settings).get(form_name)
+    if form is not None and not problems:
+        try:
+            specs = cases.resolve_roles(specs, form.roles)
         except cases.CaseError as error:
             problems += error.problems
     if problems:

@@ -138,6 +138,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(keep=args.keep))
 
 
+class RoleOfLastParty(argparse.Action):
+    """``--party "Ineke <ineke@x>" --role grandparent``: the role belongs to that party."""
+
+    def __call__(self, parser, namespace, value, option_string=None):  # noqa: ANN001,ANN204
+        parties = getattr(namespace, "party", None)
+        if not parties:
+            parser.error("--role must follow the --party it belongs to")
+        parties[-1] = f"{parties[-1]} role: {value}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mediate", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="configuration file (default ./config.toml)")
@@ -163,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     opening.add_argument("--title", required=True)
     opening.add_argument("--mediator", required=True, help="a configured mediator's e-mail")
     opening.add_argument("--party", action="append", metavar='"Name <email>"')
+    opening.add_argument("--role", action=RoleOfLastParty, metavar="ROLE",
+                         help="the role of the --party just before it (e.g. grandparent), "
+                              "for an intake form that asks roles different questions")
     opening.add_argument("--moderation", choices=["review", "open"])
     opening.add_argument("--language", choices=["nl", "en"])
     opening.add_argument("--intake", metavar="NAME", help="intake form (intake_forms/NAME.toml)")

@@ -41,6 +41,9 @@ class Participant(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     role: str = Field(max_length=10)  # mediator | party
+    # What a party is to the case when the intake form asks some parties other questions
+    # (threads.intake: a grandparent is not asked about a separation); None: a plain party.
+    relation: str | None = Field(default=None, max_length=40)
     name: str = Field(max_length=200)
     email: str = Field(max_length=320)
     language: str = Field(default="nl", max_length=5)

@@ -74,8 +74,10 @@ class Onboarding:
     forms: dict[str, Form]
     agreements: Agreements
 
-    def form_of(self, case: Case) -> Form:
-        return self.forms.get(case.intake_form) or self.forms["default"]
+    def form_of(self, case: Case, participant: Participant | None = None) -> Form:
+        """The case's form; for a participant, as their role sees it (Form.for_role)."""
+        form = self.forms.get(case.intake_form) or self.forms["default"]
+        return form.for_role(participant.relation) if participant is not None else form
 
     # -- registration ---------------------------------------------------------------------
     def register(
@@ -113,7 +115,7 @@ class Onboarding:
         raw: dict[str, list[str]], *, require: bool,
     ) -> tuple[dict[str, Problem], list[Notice]]:
         """Store one page's acceptable answers (even when others on it have problems)."""
-        form = self.form_of(case)
+        form = self.form_of(case, participant)
         case = lock_case(session, case.id)
         rows = {  # the party's answers, read once: checked against, updated, then screened
             row.question_id: row for row in session.exec(
@@ -167,7 +169,7 @@ class Onboarding:
         self, session: Session, case: Case, participant: Participant
     ) -> tuple[list, list[Notice]]:
         """Submit the intake; returns (unanswered required questions with page, notices)."""
-        form = self.form_of(case)
+        form = self.form_of(case, participant)
         case = lock_case(session, case.id)
         session.refresh(participant)
         if participant.intake_submitted_at is not None:
@@ -235,10 +237,9 @@ class Onboarding:
             if notice.kind != "ready" or notice.recipient is None:
                 continue
             lang = notice.recipient.language
-            form = self.form_of(case)
             notice.context["overview"] = [
                 {"party": p, "signature": self.agreements.current(session, case, p),
-                 "summary": summarize(form, answers_of(session, p), lang)}
+                 "summary": summarize(self.form_of(case, p), answers_of(session, p), lang)}
                 for p in parties_of(session, case)
             ]
         return notices
