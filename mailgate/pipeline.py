@@ -31,6 +31,7 @@ from threads.claims import claim
 from threads.crypto import AtRestKey, seal, unseal
 from threads.db import read_scope, session_scope
 from threads.delivery import copy_failed
+from threads.intake import Form
 from threads.models import Case, InboundMail, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
 from threads.opening import open_by_mail
@@ -75,7 +76,7 @@ class Pipeline:
     default_language: str = "nl"
     at_rest: AtRestKey | None = None  # privacy.encryption_key: raw mail is stored sealed
     trusted_authserv_id: str = ""  # inbound.trusted_authserv_id (mailgate.authentication)
-    intake_forms: set[str] | None = None  # the names an ``intake:`` line may choose
+    intake_forms: dict[str, Form] | None = None  # what an ``intake:`` line may choose
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()

@@ -141,7 +141,7 @@ class Service:
         )
         self.scheduler = Scheduler(self.engine, self.composer, s, on_enqueued=self.outbox.nudge)
         onboarding = make_onboarding(s)  # checks every intake form: ConfigError when broken
-        self.pipeline.intake_forms = set(onboarding.forms)
+        self.pipeline.intake_forms = onboarding.forms
         if s.web.enabled:
             self.web = WebServer(s, self.engine, self.composer, onboarding, self.outbox.nudge)
             self.web.context.health = lambda: health(self)

@@ -137,3 +137,17 @@ async def test_a_grandparent_fills_in_her_own_intake_in_a_browser(service):
         await page.wait_for_selector("text=What matters most to you")
         assert await page.get_by_text("Where are you now?").count() == 0
         await chromium.close()
+
+
+async def test_opening_by_mail_gives_a_party_her_role_by_its_dutch_name(service, sink):
+    from conftest import DOMAIN
+    from support import compose, smtp_send
+
+    body = (f"Sanne de Wit <{SANNE}>\nIneke Visser <{INEKE}> rol: grootouder\n"
+            "intake: family\nlanguage: nl\n")
+    raw = compose(MEDIATOR, f"open@{DOMAIN}", body, subject="Omgang met Lotte en Daan")
+    await smtp_send(service.smtp_port, MEDIATOR, [f"open@{DOMAIN}"], raw)
+    await service.settle()
+    with Session(service.engine) as session:
+        roles = dict(session.exec(select(Participant.email, Participant.relation)).all())
+    assert roles[INEKE] == "grandparent" and roles[SANNE] is None
