@@ -469,8 +469,9 @@ def reply_by(session: Session, case: Case, mediator: Participant, command: Comma
         return None
 
     def run():  # noqa: ANN202
-        message = new_message(session, case, mediator, Contribution(text=ctx.rest.strip()),
-                              "released")
+        contribution = Contribution(text=ctx.rest.strip(), dedupe_key=ctx.message_key(),
+                                    inbound_id=ctx.inbound_id)
+        message = new_message(session, case, mediator, contribution, "released")
         message.released_text, message.decided_at = message.text, utcnow()
         audit.record(session, case, "mediator-message", actor=mediator.name, message=message.seq)
         people = parties_of(session, case)

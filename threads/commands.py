@@ -8,7 +8,9 @@ mail templates word in the mediator's language.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +78,20 @@ class Context:
     private_with: Participant | None = None  # set when the mail came in on a private line
     max_participants: int = 30
     errors: list[dict[str, Any]] = field(default_factory=list)
+    mail_key: str = ""  # the mail's dedupe key (Message-ID and body hash)
+    inbound_id: int | None = None
+    made: int = 0  # messages this mail's commands have stored so far
+
+    def message_key(self) -> str:
+        """A dedupe key for the next message a command of this mail stores. The first is the
+        mail's own key (so the same mail delivered again is known), the next ones derive from
+        it: ``UNIQUE (author, dedupe_key)`` must hold for three #private lines in one case."""
+        self.made += 1
+        if not self.mail_key:
+            return uuid.uuid4().hex
+        if self.made == 1:
+            return self.mail_key
+        return hashlib.sha256(f"{self.mail_key}#{self.made}".encode()).hexdigest()
 
 
 Plan = Callable[[], tuple[list[Notice], list[dict[str, Any]]]]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -129,7 +130,9 @@ def new_message(
     case.message_seq += 1
     message = Message(
         case_id=case.id, seq=case.message_seq, author_id=author.id,
-        inbound_id=contribution.inbound_id, dedupe_key=contribution.dedupe_key or "",
+        inbound_id=contribution.inbound_id,
+        # never empty: UNIQUE (author, dedupe_key) would refuse a second keyless message
+        dedupe_key=contribution.dedupe_key or uuid.uuid4().hex,
         status=status, subject=contribution.subject[:500], text=contribution.text,
         message_id=contribution.message_id, channel=contribution.channel,
         counterpart_id=contribution.counterpart.id if contribution.counterpart else None,
@@ -210,7 +213,9 @@ def send_private(
     ctx: commands.Context | None = None, contribution: Contribution | None = None,
 ) -> list[Notice]:
     """The mediator writes to one party alone."""
-    contribution = contribution or Contribution(text=text)
+    if contribution is None:
+        contribution = Contribution(text=text, dedupe_key=ctx.message_key() if ctx else "",
+                                    inbound_id=ctx.inbound_id if ctx else None)
     contribution.text, contribution.channel, contribution.counterpart = text, "private", party
     message = new_message(session, case, mediator, contribution, "delivered")
     audit.record(session, case, "private-message", actor=mediator.name, message=message.seq,
@@ -228,6 +233,7 @@ def _from_mediator(
         ctx = commands.Context(
             refs=contribution.refs, rest=parsed.rest, answers=contribution.message_id,
             private_with=private_with, max_participants=contribution.max_participants,
+            mail_key=contribution.dedupe_key, inbound_id=contribution.inbound_id,
         )
         return commands.execute(session, case, mediator, parsed, ctx)
     problem = None
