@@ -4,13 +4,11 @@ messages, edits with the author's consent, moderation per party, bounces and nam
 
 from __future__ import annotations
 
-from conftest import MEDIATOR
 from sqlmodel import Session, select
 from test_mediator_mail import command, texts
-from test_walking_skeleton import ANNA, BRAM, CEES, open_case, reply
+from test_walking_skeleton import ANNA, BRAM, CEES, open_case
 
 from threads.models import InboundMail, Message
-
 
 # --- one mail, several messages -----------------------------------------------------------
 
