@@ -4,9 +4,10 @@ messages, edits with the author's consent, moderation per party, bounces and nam
 
 from __future__ import annotations
 
+from conftest import MEDIATOR
 from sqlmodel import Session, select
-from test_mediator_mail import command, texts
-from test_walking_skeleton import ANNA, BRAM, CEES, open_case
+from test_mediator_mail import command, private_line, texts
+from test_walking_skeleton import ANNA, BRAM, CEES, open_case, reply
 
 from threads.models import InboundMail, Message
 
@@ -34,3 +35,59 @@ async def test_a_private_message_then_a_reply_by_request_both_go_out(service, si
     assert any("with a request to answer by" in t for t in said), said
     for party in (ANNA, BRAM, CEES):
         assert texts(sink, party)[0].startswith("Your priorities, please.")
+
+
+# --- confidential by default ----------------------------------------------------------------
+
+async def test_a_plain_reply_to_a_review_mail_reaches_its_author_alone(service, sink):
+    opened, address = await open_case(service)
+    await reply(service, BRAM, address[BRAM], "I will never agree to that.")
+    review = sink.to(MEDIATOR)[-1]
+    said = await command(service, sink, address, "Bram, what would make it acceptable?",
+                         in_reply_to=review.message["Message-ID"])
+    [private] = texts(sink, BRAM)
+    assert private.startswith("Bram, what would make it acceptable?")
+    assert sink.to(ANNA) == [] and sink.to(CEES) == []
+    [answer] = said
+    assert "went to Bram de Boer alone" in answer and "#approve" in answer
+    with Session(service.engine) as session:
+        first, second = session.exec(select(Message).order_by(Message.seq)).all()
+        assert first.status == "held"
+        assert (second.channel, second.counterpart_id) == ("private", first.author_id)
+
+
+async def test_a_plain_mediator_message_not_answering_a_review_mail_goes_to_everyone(
+    service, sink
+):
+    opened, address = await open_case(service)
+    await reply(service, BRAM, address[BRAM], "I will never agree to that.")
+    sink.delivered.clear()
+    await reply(service, MEDIATOR, address[MEDIATOR], "Welcome, all of you.")
+    for party in (ANNA, BRAM, CEES):
+        assert texts(sink, party)[0].startswith("Welcome, all of you.")
+
+
+async def test_a_reply_to_a_receipt_reaches_the_mediator_alone(service, sink):
+    opened, address = await open_case(service)
+    line = private_line(service, BRAM)
+    sink.delivered.clear()
+    await reply(service, BRAM, address[BRAM], "Here is my proposal.")
+    [receipt] = sink.to(BRAM)
+    assert receipt.message["Reply-To"] == line
+    assert "decides whether and how it is passed on" in receipt.text
+    assert "will be passed on" not in receipt.text and "then passes it on" not in receipt.text
+    sink.delivered.clear()
+    await reply(service, BRAM, receipt.message["Reply-To"], "Please keep the second part quiet.",
+                in_reply_to=receipt.message["Message-ID"])
+    [to_mediator] = sink.to(MEDIATOR)
+    assert "Please keep the second part quiet." in to_mediator.text
+    assert "private" in to_mediator.message["Subject"].lower()
+    assert sink.to(ANNA) == [] and sink.to(CEES) == []
+
+
+async def test_a_reminder_from_the_mediator_comes_from_the_private_line(service, sink):
+    opened, address = await open_case(service)
+    await command(service, sink, address, "#remind Cees")
+    [reminder] = sink.to(CEES)
+    assert reminder.message["Reply-To"] == private_line(service, CEES)
+    assert "reaches me alone" in reminder.text

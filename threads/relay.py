@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from threads import attachments, audit, commands
 from threads.cases import mediator_of, parties_of
@@ -248,11 +248,54 @@ def _from_mediator(
     if private_with is not None:
         return send_private(session, case, mediator, private_with, contribution.text,
                             contribution=contribution)
+    answered = answered_review(session, case, contribution.refs)
+    if answered is not None:
+        return _confidential_answer(session, case, mediator, answered, contribution)
     message = new_message(session, case, mediator, contribution, "released")
     message.released_text = message.text
     message.decided_at = utcnow()
     audit.record(session, case, "mediator-message", actor=mediator.name, message=message.seq)
     return relay_to_parties(session, case, message, mediator, exclude=None)
+
+
+REVIEW_KINDS = ("review", "review-held")
+
+
+def answered_review(session: Session, case: Case, refs: list[str]) -> Message | None:
+    """The party's message whose review copy this mail answers directly (its In-Reply-To,
+    the first reference): older references are the thread's history, not what is answered."""
+    if not refs:
+        return None
+    message_ref = session.exec(
+        select(OutgoingMail.message_ref_id).where(
+            OutgoingMail.message_id == refs[0], OutgoingMail.case_id == case.id,
+            col(OutgoingMail.kind).in_(REVIEW_KINDS),
+        )
+    ).first()
+    message = session.get(Message, message_ref) if message_ref is not None else None
+    if message is None:
+        return None
+    author = session.get(Participant, message.author_id)
+    return message if author is not None and author.role == "party" and author.active else None
+
+
+def _confidential_answer(
+    session: Session, case: Case, mediator: Participant, answered: Message,
+    contribution: Contribution,
+) -> list[Notice]:
+    """A plain reply to a review copy goes to that message's author alone (confidential by
+    default); the mediator is told so, and how the held message is passed on."""
+    author = session.get(Participant, answered.author_id)
+    notices = send_private(session, case, mediator, author, contribution.text,
+                           contribution=contribution)
+    notices.append(Notice(
+        "command-reply", case, mediator, author=mediator, answers=contribution.message_id,
+        context={"lines": [commands.phrase("private-by-default", name=author.name,
+                                           seq=answered.seq,
+                                           held=answered.status == "held")],
+                 "errors": []},
+    ))
+    return notices
 
 
 def relay_to_parties(
