@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from test_mediator_mail import command, private_line, texts
 from test_walking_skeleton import ANNA, BRAM, CEES, open_case, reply
 
-from threads.models import InboundMail, Message
+from threads.models import Case, InboundMail, Message
 
 # --- one mail, several messages -----------------------------------------------------------
 
@@ -91,3 +91,45 @@ async def test_a_reminder_from_the_mediator_comes_from_the_private_line(service,
     [reminder] = sink.to(CEES)
     assert reminder.message["Reply-To"] == private_line(service, CEES)
     assert "reaches me alone" in reminder.text
+
+
+# --- closing with messages still held ---------------------------------------------------------
+
+async def test_closing_is_refused_while_messages_are_held_and_lists_them(service, sink):
+    opened, address = await open_case(service)
+    await reply(service, ANNA, address[ANNA], "I would like to keep the sofa and the lamp.")
+    await reply(service, BRAM, address[BRAM], "Fine by me, as long as I get the car.")
+    said = await command(service, sink, address, "#close settled Thank you all.")
+    [answer] = said
+    assert "Nothing in your mail was carried out" in answer
+    assert 'message 1 from Anna Jansen: "I would like to keep the sofa and …"' in answer
+    assert "message 2 from Bram de Boer" in answer and "#dismiss" in answer
+    assert sink.to(ANNA) == [] and sink.to(BRAM) == []
+    with Session(service.engine) as session:
+        assert session.exec(select(Case)).one().status == "open"
+    said = await command(service, sink, address, "#dismiss 1 We settled this by phone.\n"
+                                                 "#approve 2")
+    assert any("Message 1 from Anna Jansen was not passed on" in t for t in said), said
+    [told] = [t for t in texts(sink, ANNA) if "Dear Anna" in t]
+    assert "not to pass on your message" in told and "We settled this by phone." in told
+    assert all("sofa" not in t for t in texts(sink, BRAM) + texts(sink, CEES))
+    said = await command(service, sink, address, "#close settled Thank you all.")
+    assert any("The case is closed" in t for t in said), said
+
+
+async def test_closing_by_force_and_dutch_arguments(service, sink):
+    opened, address = await open_case(service)
+    await reply(service, ANNA, address[ANNA], "One more thing.")
+    said = await command(service, sink, address, "#moderatie beoordeling")
+    assert any("Moderation is now 'review'" in t for t in said), said
+    said = await command(service, sink, address, "#sluiten geregeld forceer Dank u wel.")
+    assert any("The case is closed (settled)" in t and "message 1" in t for t in said), said
+    for party in (ANNA, BRAM, CEES):
+        [told] = texts(sink, party)
+        assert "Dank u wel." in told and "One more thing" not in told
+    with Session(service.engine) as session:
+        assert session.exec(select(Case)).one().outcome == "settled"
+        assert session.exec(select(Message)).one().status == "dismissed"
+    said = await command(service, sink, address, "#heropenen")
+    said = await command(service, sink, address, "#sluiten niet-geregeld")
+    assert any("The case is closed (not settled)" in t for t in said), said

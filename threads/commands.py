@@ -37,6 +37,7 @@ ALIASES = {
     "costs": "costs", "kosten": "costs",
     "close": "close", "sluiten": "close", "afsluiten": "close",
     "reopen": "reopen", "heropenen": "reopen",
+    "dismiss": "dismiss", "negeren": "dismiss",
     "alias": "alias",
     "link": "link", "links": "link",
     "awaiting": "awaiting", "wacht": "awaiting", "wachtop": "awaiting",
@@ -193,6 +194,29 @@ def target_message(
             phrase("which-message", line=command.line, numbers=[m.seq for m in held])
         )
     return None
+
+
+def held_target(session: Session, case: Case, command: Command, ctx: Context) -> Message | None:
+    """The message meant, when it still waits for the mediator's decision."""
+    message = target_message(session, case, command, ctx)
+    if message is not None and message.status != "held":
+        ctx.errors.append(phrase("already-decided", line=command.line, seq=message.seq,
+                                 status=message.status))
+        return None
+    return message
+
+
+def first_words(text: str, count: int = 8) -> str:
+    """The opening of a message, to recognise it by in a list."""
+    words = text.split()
+    return " ".join(words[:count]) + (" …" if len(words) > count else "")
+
+
+def held_messages(session: Session, case: Case) -> list[Message]:
+    return list(session.exec(
+        select(Message).where(Message.case_id == case.id, Message.status == "held")
+        .order_by(col(Message.seq))
+    ).all())
 
 
 def find_party(
