@@ -133,3 +133,63 @@ async def test_closing_by_force_and_dutch_arguments(service, sink):
     said = await command(service, sink, address, "#heropenen")
     said = await command(service, sink, address, "#sluiten niet-geregeld")
     assert any("The case is closed (not settled)" in t for t in said), said
+
+
+# --- edits with consent ---------------------------------------------------------------------
+
+async def test_every_copy_of_an_edited_message_says_the_mediator_edited_it(service, sink):
+    opened, address = await open_case(service)
+    await reply(service, ANNA, address[ANNA], "Bram is lying, as usual.")
+    await command(service, sink, address, "#approve 1\nAnna sees this differently from Bram.")
+    for party in (BRAM, CEES):
+        [copy] = texts(sink, party)
+        assert copy.startswith("Anna sees this differently from Bram.")
+        assert "edited by your mediator, Maria de Vries" in copy
+    [told] = texts(sink, ANNA)
+    assert "Anna sees this differently from Bram." in told and "edited by me" in told
+
+
+async def test_a_suggestion_goes_out_in_the_mediators_words_when_the_author_says_yes(
+    service, sink
+):
+    opened, address = await open_case(service)
+    await reply(service, ANNA, address[ANNA], "Bram never pays on time. Ever.")
+    said = await command(service, sink, address,
+                         "#voorstel-tekst 1\nI would like the payments to arrive on time.")
+    assert any("went to Anna Jansen first" in t for t in said), said
+    assert sink.to(BRAM) == [] and sink.to(CEES) == []
+    [offer] = sink.to(ANNA)
+    assert "I would like the payments to arrive on time." in offer.text
+    assert offer.message["Reply-To"] == private_line(service, ANNA)
+    sink.delivered.clear()
+    await reply(service, ANNA, offer.message["Reply-To"], "Yes.\n\nThank you.",
+                in_reply_to=offer.message["Message-ID"])
+    for party in (BRAM, CEES):
+        [copy] = texts(sink, party)
+        assert copy.startswith("I would like the payments to arrive on time.")
+        assert "in words Anna Jansen agreed to" in copy and "Ever" not in copy
+    [agreed] = texts(sink, MEDIATOR)
+    assert "Anna Jansen agreed to your wording of message 1" in agreed
+    with Session(service.engine) as session:
+        message = session.exec(select(Message)).one()
+        assert message.status == "released" and message.text.startswith("Bram never pays")
+
+
+async def test_an_author_who_rewrites_a_suggestion_is_held_for_review_again(service, sink):
+    opened, address = await open_case(service)
+    await reply(service, BRAM, address[BRAM], "You are all against me.")
+    said = await command(service, sink, address, "#suggestie\nI feel alone in this.")
+    assert any("went to Bram de Boer first" in t for t in said), said
+    [offer] = sink.to(BRAM)
+    sink.delivered.clear()
+    await reply(service, BRAM, offer.message["Reply-To"], "I feel nobody listens to me.",
+                in_reply_to=offer.message["Message-ID"])
+    assert sink.to(ANNA) == [] and sink.to(CEES) == []
+    [review] = sink.to(MEDIATOR)
+    assert "new version of message 1" in review.text
+    assert "I feel nobody listens to me." in review.text
+    [receipt] = texts(sink, BRAM)
+    assert "decides whether and how it is passed on" in receipt
+    with Session(service.engine) as session:
+        statuses = [m.status for m in session.exec(select(Message).order_by(Message.seq))]
+        assert statuses == ["superseded", "held"]

@@ -35,6 +35,7 @@ from threads.models import (
     utcnow,
 )
 from threads.notices import Notice
+from threads.suggestions import suggest
 
 _DURATION = re.compile(
     r"^(?:(?P<h>\d+(?:[.,]\d+)?)\s*(?:h|u|uur|hours?)\s*(?P<hm>\d+)?\s*(?:m|min)?"
@@ -574,5 +575,5 @@ HANDLERS = {
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
     "close": close, "dismiss": dismiss, "reopen": reopen, "alias": alias, "help": help_,
     "link": link, "awaiting": awaiting, "reply-by": reply_by, "export": export,
-    "original": original,
+    "original": original, "suggest": suggest,
 }

@@ -38,6 +38,7 @@ ALIASES = {
     "close": "close", "sluiten": "close", "afsluiten": "close",
     "reopen": "reopen", "heropenen": "reopen",
     "dismiss": "dismiss", "negeren": "dismiss",
+    "suggest": "suggest", "voorstel-tekst": "suggest", "suggestie": "suggest",
     "alias": "alias",
     "link": "link", "links": "link",
     "awaiting": "awaiting", "wacht": "awaiting", "wachtop": "awaiting",
@@ -47,8 +48,8 @@ ALIASES = {
     "help": "help", "hulp": "help",
 }
 # Commands whose text below the command lines is theirs (an edited release, a private note,
-# a message the parties are asked to answer by a date).
-TAKES_TEXT = {"approve", "private", "reply-by"}
+# a message the parties are asked to answer by a date, a wording offered to the author).
+TAKES_TEXT = {"approve", "private", "reply-by", "suggest"}
 
 
 def phrase(key: str, **values: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import attachments, audit, commands
+from threads import attachments, audit, commands, suggestions
 from threads.cases import mediator_of, parties_of
 from threads.models import Case, Message, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
@@ -200,12 +200,60 @@ def _open(
 def _private_from_party(
     session: Session, case: Case, author: Participant, contribution: Contribution
 ) -> list[Notice]:
+    offered = _answered_suggestion(session, case, author, contribution.refs)
+    if offered is not None:
+        return answer_suggestion(session, case, author, offered, contribution)
     contribution.counterpart = author
     message = new_message(session, case, author, contribution, "delivered")
     audit.record(session, case, "private-message", actor=author.name, message=message.seq)
     mediator = mediator_of(session, case)
     return [Notice("private-to-mediator", case, mediator, author=author, message=message,
                    channel="private", counterpart=author, automatic=False)]
+
+
+def _answered_suggestion(
+    session: Session, case: Case, author: Participant, refs: list[str]
+) -> Message | None:
+    """The author's held message whose suggested wording this mail answers, if still open."""
+    if not refs:
+        return None
+    message_ref = session.exec(select(OutgoingMail.message_ref_id).where(
+        OutgoingMail.message_id == refs[0], OutgoingMail.case_id == case.id,
+        OutgoingMail.kind == suggestions.KIND)).first()
+    message = session.get(Message, message_ref) if message_ref is not None else None
+    if (message is None or message.author_id != author.id or message.status != "held"
+            or not message.suggested_text):
+        return None
+    return message
+
+
+def answer_suggestion(
+    session: Session, case: Case, author: Participant, message: Message,
+    contribution: Contribution,
+) -> list[Notice]:
+    """'yes' lets the mediator's wording go out; anything else is the author's new version,
+    held for review as usual (even in open moderation: it answers a question of the mediator)."""
+    mediator = mediator_of(session, case)
+    message.decided_at = utcnow()
+    session.add(message)
+    if suggestions.consents(contribution.text):
+        message.status, message.released_text = "released", message.suggested_text
+        audit.record(session, case, "released", actor=author.name, message=message.seq,
+                     edited=True, consented=True)
+        notices = relay_to_parties(session, case, message, author, exclude=author)
+        return notices + [
+            Notice("released", case, author, author=mediator, message=message,
+                   answers=contribution.message_id, context={"edited": True}),
+            Notice("suggestion-accepted", case, mediator, author=author, message=message),
+        ]
+    message.status = "superseded"
+    audit.record(session, case, "superseded", actor=author.name, message=message.seq)
+    contribution.channel, contribution.counterpart = "shared", None
+    notices = hold(session, case, author, contribution, None)
+    for notice in notices:
+        if notice.kind == "review":
+            notice.context["replaces"] = message.seq
+    return notices
 
 
 def send_private(
