@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from test_mediator_mail import command, private_line, texts
 from test_walking_skeleton import ANNA, BRAM, CEES, open_case, reply
 
-from threads.models import Case, InboundMail, Message
+from threads.models import Case, InboundMail, Message, Participant
 
 # --- one mail, several messages -----------------------------------------------------------
 
@@ -193,3 +193,64 @@ async def test_an_author_who_rewrites_a_suggestion_is_held_for_review_again(serv
     with Session(service.engine) as session:
         statuses = [m.status for m in session.exec(select(Message).order_by(Message.seq))]
         assert statuses == ["superseded", "held"]
+
+
+# --- moderation, for the case and per party ----------------------------------------------------
+
+def set_language(service, address_, language):
+    with Session(service.engine) as session:
+        party = session.exec(select(Participant).where(Participant.email == address_)).one()
+        party.language = language
+        session.add(party)
+        session.commit()
+
+
+async def test_every_party_is_told_in_their_language_when_moderation_changes(service, sink):
+    opened, address = await open_case(service)
+    set_language(service, CEES, "nl")
+    said = await command(service, sink, address, "#moderation open")
+    assert any("Told, each in their own language" in t for t in said), said
+    for party in (ANNA, BRAM):
+        [told] = texts(sink, party)
+        assert "go to the other participants straight away" in told
+    [dutch] = texts(sink, CEES)
+    assert "gaan uw berichten in deze mediation meteen naar de andere deelnemers" in dutch
+    sink.delivered.clear()
+    await reply(service, ANNA, address[ANNA], "Open now, so this goes out.")
+    assert texts(sink, BRAM)[0].startswith("Open now, so this goes out.")
+
+
+async def test_one_party_can_be_read_first_while_the_others_write_openly(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    said = await command(service, sink, address, "#review Bram")
+    assert any("Messages from Bram de Boer now come to you first" in t for t in said), said
+    [told] = texts(sink, BRAM)
+    assert "I read your messages first" in told and "not a judgement of you" in told
+    assert sink.to(ANNA) == [] and sink.to(CEES) == []
+    sink.delivered.clear()
+    await reply(service, BRAM, address[BRAM], "Everyone is against me.")
+    assert sink.to(ANNA) == [] and sink.to(CEES) == []
+    assert "Everyone is against me." in sink.to(MEDIATOR)[-1].text
+    sink.delivered.clear()
+    await reply(service, ANNA, address[ANNA], "Nobody is against you, Bram.")
+    assert texts(sink, BRAM)[0].startswith("Nobody is against you, Bram.")
+    assert "your reply goes to the mediator first" in texts(sink, BRAM)[0]
+    assert "your reply goes to everyone" in texts(sink, CEES)[0]
+
+
+async def test_one_party_can_write_openly_while_the_others_are_read_first(service, sink):
+    opened, address = await open_case(service)
+    set_language(service, ANNA, "nl")
+    said = await command(service, sink, address, "#open Anna")
+    assert any("Messages from Anna Jansen now go to the others at once" in t for t in said)
+    [told] = texts(sink, ANNA)
+    assert "meteen naar de andere deelnemers" in told
+    sink.delivered.clear()
+    await reply(service, ANNA, address[ANNA], "A thought for all of you.")
+    assert texts(sink, BRAM)[0].startswith("A thought for all of you.")
+    sink.delivered.clear()
+    await reply(service, CEES, address[CEES], "Mine is read first.")
+    assert sink.to(ANNA) == [] and sink.to(BRAM) == []
+    said = await command(service, sink, address, "#moderatie open")
+    assert any("Told, each in their own language: Bram de Boer, Cees Ünal" in t
+               for t in said), said

@@ -34,6 +34,7 @@ from threads.models import (
     TimeEntry,
     utcnow,
 )
+from threads.moderation import moderation, open_party, review_party
 from threads.notices import Notice
 from threads.suggestions import suggest
 
@@ -49,8 +50,6 @@ OUTCOMES = {"settled": "settled", "geschikt": "settled", "akkoord": "settled",
             "not-settled": "not-settled", "niet-geschikt": "not-settled",
             "geen-akkoord": "not-settled", "niet-geregeld": "not-settled",
             "niet-opgelost": "not-settled", "unsettled": "not-settled"}
-MODES = {"open": "open", "review": "review", "controle": "review", "beoordelen": "review",
-         "beoordeling": "review"}
 FORCE = {"force", "forceer", "forceren"}
 
 
@@ -189,22 +188,6 @@ def remove(session: Session, case: Case, mediator: Participant, command: Command
         audit.record(session, case, "participant-removed", actor=mediator.name, name=party.name)
         notice = Notice("removed", case, party, author=mediator)
         return [notice], [phrase("removed", name=party.name)]
-
-    return run
-
-
-def moderation(session: Session, case: Case, mediator: Participant, command: Command,
-               ctx: Context) -> Plan | None:
-    mode = MODES.get(command.args.lower().strip(), "")
-    if not mode:
-        ctx.errors.append(phrase("moderation-value", line=command.line))
-        return None
-
-    def run():  # noqa: ANN202
-        case.moderation = mode
-        session.add(case)
-        audit.record(session, case, "moderation", actor=mediator.name, mode=mode)
-        return [], [phrase("moderation-set", mode=mode)]
 
     return run
 
@@ -575,5 +558,5 @@ HANDLERS = {
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
     "close": close, "dismiss": dismiss, "reopen": reopen, "alias": alias, "help": help_,
     "link": link, "awaiting": awaiting, "reply-by": reply_by, "export": export,
-    "original": original, "suggest": suggest,
+    "original": original, "suggest": suggest, "review": review_party, "open": open_party,
 }

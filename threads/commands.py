@@ -32,6 +32,7 @@ ALIASES = {
     "add": "add", "toevoegen": "add",
     "remove": "remove", "verwijderen": "remove",
     "moderation": "moderation", "moderatie": "moderation",
+    "review": "review", "beoordelen": "review", "beoordeling": "review", "open": "open",
     "remind": "remind", "herinner": "remind", "herinnering": "remind",
     "time": "time", "tijd": "time", "uren": "time",
     "costs": "costs", "kosten": "costs",

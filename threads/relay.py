@@ -146,9 +146,13 @@ def new_message(
 
 def hold(
     session: Session, case: Case, author: Participant, contribution: Contribution,
-    reason: str | None,
+    reason: str | None, *, always: bool = False,
 ) -> list[Notice]:
-    """Keep a party's message for the mediator's decision; tell the mediator (and the author)."""
+    """Keep a party's message for the mediator's decision; tell the mediator (and the author).
+    A party the mediator set to open moderation (#open Name) is relayed at once instead,
+    unless the message is held for a reason, or ``always`` (it answers the mediator)."""
+    if reason is None and author.moderation == "open" and not always:
+        return _open(session, case, author, contribution)
     message = new_message(session, case, author, contribution, "held")
     message.channel = "shared"
     message.hold_reason = reason
@@ -187,6 +191,8 @@ def hold(
 def _open(
     session: Session, case: Case, author: Participant, contribution: Contribution
 ) -> list[Notice]:
+    if author.moderation == "review":  # this party's messages are read first (#review Name)
+        return hold(session, case, author, contribution, None)
     message = new_message(session, case, author, contribution, "released")
     message.released_text = message.text
     message.decided_at = utcnow()
@@ -249,7 +255,7 @@ def answer_suggestion(
     message.status = "superseded"
     audit.record(session, case, "superseded", actor=author.name, message=message.seq)
     contribution.channel, contribution.counterpart = "shared", None
-    notices = hold(session, case, author, contribution, None)
+    notices = hold(session, case, author, contribution, None, always=True)
     for notice in notices:
         if notice.kind == "review":
             notice.context["replaces"] = message.seq
