@@ -4,12 +4,15 @@ messages, edits with the author's consent, moderation per party, bounces and nam
 
 from __future__ import annotations
 
+import email.utils
+
 from conftest import MEDIATOR
 from sqlmodel import Session, select
+from support import smtp_send
 from test_mediator_mail import command, private_line, texts
 from test_walking_skeleton import ANNA, BRAM, CEES, open_case, reply
 
-from threads.models import Case, InboundMail, Message, Participant
+from threads.models import Case, InboundMail, Message, OutgoingMail, Participant
 
 # --- one mail, several messages -----------------------------------------------------------
 
@@ -254,3 +257,95 @@ async def test_one_party_can_write_openly_while_the_others_are_read_first(servic
     said = await command(service, sink, address, "#moderatie open")
     assert any("Told, each in their own language: Bram de Boer, Cees Ünal" in t
                for t in said), said
+
+
+# --- bounces, wrong senders and the mediator's closing -----------------------------------------
+
+def dsn(to: str, failed: str, diagnostic: str) -> bytes:
+    """A delivery status notification (RFC 3464) as a receiving MTA sends it back."""
+    return (
+        f"From: MAILER-DAEMON@mx.remote.test\r\nTo: {to}\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: {email.utils.make_msgid(domain='mx.remote.test')}\r\n"
+        "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\n"
+        f"<{failed}>: the remote server said: {diagnostic}\r\n\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.remote.test\r\n\r\n"
+        f"Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: smtp; {diagnostic}\r\n\r\n--B--\r\n"
+    ).encode()
+
+
+async def bounce_back(service, rcpt):
+    """The newest copy to ``rcpt`` comes back as a bounce to its VERP address."""
+    with Session(service.engine) as session:
+        copy = session.exec(select(OutgoingMail).where(OutgoingMail.rcpt_to == rcpt)
+                            .order_by(OutgoingMail.id.desc())).first()
+    raw = dsn(copy.envelope_from, rcpt, f"550 5.1.1 <{rcpt}>: Recipient address rejected")
+    await smtp_send(service.smtp_port, "MAILER-DAEMON@mx.remote.test", [copy.envelope_from], raw)
+    await service.settle()
+
+
+def failure_notices(sink, name):
+    return [d.text for d in sink.to(MEDIATOR)
+            if f"could not be delivered to {name}" in d.text]
+
+
+async def test_the_mediator_hears_once_of_a_bounce_with_the_remote_servers_words(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    await reply(service, MEDIATOR, address[MEDIATOR], "Welcome, all.")
+    await bounce_back(service, BRAM)
+    [notice] = failure_notices(sink, "Bram de Boer")
+    assert f"550 5.1.1 <{BRAM}>: Recipient address rejected" in notice
+    # Their server accepts the next copies and bounces them again: nothing new for the mediator.
+    await reply(service, MEDIATOR, address[MEDIATOR], "Shall we begin?")
+    await bounce_back(service, BRAM)
+    assert len(failure_notices(sink, "Bram de Boer")) == 1
+    # A relay refusal (5xx at once) for the same party is the same episode too.
+    sink.answers[BRAM] = "550 5.2.1 Mailbox disabled"
+    await reply(service, MEDIATOR, address[MEDIATOR], "Bram, are you there?")
+    assert len(failure_notices(sink, "Bram de Boer")) == 1
+    del sink.answers[BRAM]
+    # Bram writes: his mailbox works. A later failure is news again, with the relay's words.
+    await reply(service, BRAM, address[BRAM], "Sorry, my mailbox was full.")
+    sink.answers[BRAM] = "550 5.2.1 Mailbox disabled"
+    await reply(service, MEDIATOR, address[MEDIATOR], "Thanks, Bram.")
+    assert len(failure_notices(sink, "Bram de Boer")) == 2
+    assert "550 5.2.1 Mailbox disabled" in failure_notices(sink, "Bram de Boer")[-1]
+
+
+async def test_a_held_wrong_sender_message_shows_the_address_it_came_from(service, sink):
+    opened, address = await open_case(service)
+    sink.delivered.clear()
+    await reply(service, "anna.work@office.test", address[ANNA], "From my work address.")
+    [held] = sink.to(MEDIATOR)
+    assert "anna.work@office.test" in held.text
+    assert "#alias Anna Jansen <anna.work@office.test>" in held.text
+
+
+async def test_the_mediators_closing_is_relayed_as_written(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    invitation = sink.to(MEDIATOR)[-1]
+    sink.delivered.clear()
+    await reply(service, MEDIATOR, address[MEDIATOR],
+                "Welkom allemaal.\n\nHartelijke groet,\nMaria de Vries\n\n"
+                "On Monday, Anna wrote:\n> Something old",
+                in_reply_to=invitation.message["Message-ID"])
+    for party in (ANNA, BRAM, CEES):
+        copy = texts(sink, party)[0]
+        assert copy.startswith("Welkom allemaal.\n\nHartelijke groet,\nMaria de Vries".replace(
+            "\n", "\r\n")) or "Hartelijke groet,\r\nMaria de Vries" in copy
+        assert "Something old" not in copy
+    sink.delivered.clear()
+    await command(service, sink, address, "#private Bram\nHoe gaat het?\n\nGroet,\nMaria")
+    assert "Groet,\r\nMaria" in texts(sink, BRAM)[0]
+
+
+async def test_a_partys_signature_is_still_left_out(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    sink.delivered.clear()
+    await reply(service, ANNA, address[ANNA],
+                "Fine by me.\n\nMet vriendelijke groet,\nAnna Jansen\n06-12345678")
+    assert "06-12345678" not in texts(sink, BRAM)[0]

@@ -126,7 +126,8 @@ def private(session: Session, case: Case, mediator: Participant, command: Comman
         return None
 
     def run():  # noqa: ANN202
-        notices = send_private(session, case, mediator, party, ctx.rest.strip(), ctx)
+        notices = send_private(session, case, mediator, party,
+                               (ctx.signed_rest or ctx.rest).strip(), ctx)
         return notices, [phrase("private-sent", name=party.name)]
 
     return run
@@ -503,7 +504,8 @@ def reply_by(session: Session, case: Case, mediator: Participant, command: Comma
         return None
 
     def run():  # noqa: ANN202
-        contribution = Contribution(text=ctx.rest.strip(), dedupe_key=ctx.message_key(),
+        contribution = Contribution(text=(ctx.signed_rest or ctx.rest).strip(),
+                                    dedupe_key=ctx.message_key(),
                                     inbound_id=ctx.inbound_id)
         message = new_message(session, case, mediator, contribution, "released")
         message.released_text, message.decided_at = message.text, utcnow()

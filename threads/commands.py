@@ -81,6 +81,9 @@ class Context:
     private_with: Participant | None = None  # set when the mail came in on a private line
     max_participants: int = 30
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # the text below the commands with the mediator's closing kept: for their own messages
+    # (#private, #reply-by); an edited party message (#approve, #suggest) uses ``rest``
+    signed_rest: str = ""
     mail_key: str = ""  # the mail's dedupe key (Message-ID and body hash)
     inbound_id: int | None = None
     made: int = 0  # messages this mail's commands have stored so far

@@ -57,6 +57,9 @@ class Participant(SQLModel, table=True):
     bouncing: bool = False
     # set when a copy to them could not be delivered; cleared by the next one that could
     delivery_failed_at: datetime | None = None
+    # set when a bounce came back in this episode: the relay accepting a later copy proves
+    # nothing then, so the episode ends only when the participant's own mail arrives
+    bounce_seen_at: datetime | None = None
     away_note: str | None = Field(default=None, max_length=300)
     # None: the case's moderation; "review" or "open" for this party alone (#review, #open Name)
     moderation: str | None = Field(default=None, max_length=10)

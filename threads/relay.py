@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from threads import attachments, audit, commands, suggestions
 from threads.cases import mediator_of, parties_of
+from threads.delivery import participant_wrote
 from threads.models import Case, Message, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
 
@@ -34,6 +35,7 @@ class Contribution:
     """What arrived, already reduced to the author's new words by the mail pipeline."""
 
     text: str
+    signed_text: str = ""  # the text with the writer's closing kept (used for the mediator)
     subject: str = ""
     message_id: str | None = None
     refs: list[str] = field(default_factory=list)  # In-Reply-To first, then References
@@ -53,6 +55,8 @@ def receive(
 ) -> list[Notice] | None:
     """Decide what happens to one contribution; None when it was already received before."""
     notices = _decide(session, case, author, contribution)
+    if notices is not None and contribution.sender_matches:
+        participant_wrote(session, case, author)
     refused = attachments.held_back(contribution.files)
     if notices and refused and contribution.sender_matches:
         # The author hears which files did not travel, and why; the mediator sees it too.
@@ -172,7 +176,8 @@ def hold(
         session, "review-held", mediator.email, 1, case
     ) < NOTICES_PER_HOUR:
         notices.append(Notice("review-held", case, mediator, author=author, message=message,
-                              context={"reason": reason}))
+                              context={"reason": reason,
+                                       "sender": contribution.sender_address or ""}))
     if reason == WRONG_SENDER and contribution.sender_address and not sent_recently(
         session, "wrong-sender", contribution.sender_address, 24
     ):
@@ -288,8 +293,12 @@ def _from_mediator(
             refs=contribution.refs, rest=parsed.rest, answers=contribution.message_id,
             private_with=private_with, max_participants=contribution.max_participants,
             mail_key=contribution.dedupe_key, inbound_id=contribution.inbound_id,
+            signed_rest=commands.parse(contribution.signed_text).rest
+            if contribution.signed_text else parsed.rest,
         )
         return commands.execute(session, case, mediator, parsed, ctx)
+    # The mediator's own words go out as written, with their closing ("Hartelijke groet, ...").
+    contribution.text = contribution.signed_text or contribution.text
     problem = None
     if not contribution.text.strip():
         problem = commands.phrase("empty")
