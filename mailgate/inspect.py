@@ -22,6 +22,9 @@ class Analysis:
     verdict: Verdict
     relay: bool
     text: str  # the new words that would be relayed ("" when not relayed)
+    # the same words with the writer's closing and signature: a mediator's message goes out
+    # as written, only quoted history removed
+    signed_text: str = ""
     attachments: list[tuple[Attachment, bool, str]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
 
@@ -38,7 +41,7 @@ def analyse(raw: bytes, ctx: ClassifyContext, policy: AttachmentPolicy | None = 
     verdict = classify(parsed, raw, ctx)
     reasons = [verdict.reason]
     if parsed is None or not verdict.relayable:
-        return Analysis(parsed, verdict, False, "", [], reasons)
+        return Analysis(parsed, verdict, False, "", reasons=reasons)
 
     relay = True
     expected = (as_reply_from or "").strip().lower()
@@ -56,7 +59,9 @@ def analyse(raw: bytes, ctx: ClassifyContext, policy: AttachmentPolicy | None = 
         reasons.append("no new text and no attachment to pass on")
     if relay:
         reasons.append(f"relay {len(text)} characters of new text")
-    return Analysis(parsed, verdict, relay, text if relay else "", screened, reasons)
+    signed = extract_reply(parsed.text, keep_signature=True) if relay and text else ""
+    return Analysis(parsed, verdict, relay, text if relay else "", signed_text=signed,
+                    attachments=screened, reasons=reasons)
 
 
 def inspect_mail(raw: bytes, *, as_reply_from: str | None = None,

@@ -222,6 +222,7 @@ class Pipeline:
             return self._stranger(session, case, parsed)
         contribution = Contribution(
             text=analysis.text,
+            signed_text=analysis.signed_text,
             subject=parsed.subject,
             message_id=parsed.message_id,
             refs=parsed.in_reply_to + parsed.references,
@@ -294,8 +295,10 @@ class Pipeline:
                 copy=copy.id,
             )
             if permanent:  # the same path as a relay's 5xx: marked, the mediator told once
-                statuses = [b.status for b in analysis.verdict.bounced if b.status]
-                copy.last_error = f"bounced: {', '.join(statuses) or analysis.verdict.reason}"
-                self.composer.enqueue(session, copy_failed(session, copy, permanent=True))
+                said = [b.diagnostic or b.status for b in analysis.verdict.bounced
+                        if b.diagnostic or b.status]  # the remote server's own words
+                copy.last_error = "; ".join(dict.fromkeys(said)) or analysis.verdict.reason
+                self.composer.enqueue(session, copy_failed(session, copy, permanent=True,
+                                                           bounced=True))
             return "processed"
         return "ignored"

@@ -234,8 +234,9 @@ def _merge_continuations(lines: list[str]) -> list[str]:
     return out
 
 
-def extract_reply(text: str) -> str:
-    """The new words of a reply, without quoted history and signature."""
+def extract_reply(text: str, keep_signature: bool = False) -> str:
+    """The new words of a reply, without quoted history and (unless ``keep_signature``, as
+    for a mediator's own messages, which go out as written) the signature."""
     original = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = _merge_continuations(original.split("\n"))
     commands = 0
@@ -264,7 +265,9 @@ def extract_reply(text: str) -> str:
     else:
         kept = _interleaved(lines, commands)
 
-    kept = _cut_signature(_cut_footer(kept))
+    kept = _cut_footer(kept)
+    if not keep_signature:
+        kept = _cut_signature(kept)
     result = "\n".join(x.rstrip() for x in kept).strip("\n")
     if not result.strip():
         return original.strip()

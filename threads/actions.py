@@ -13,7 +13,17 @@ from sqlmodel import Session, col, select
 from threads import audit
 from threads.addresses import new_token, normalize_address
 from threads.cases import mediator_of, parties_of
-from threads.commands import Command, Context, Plan, find_party, phrase, target_message
+from threads.commands import (
+    Command,
+    Context,
+    Plan,
+    find_party,
+    first_words,
+    held_messages,
+    held_target,
+    phrase,
+    target_message,
+)
 from threads.models import (
     Blob,
     Case,
@@ -24,7 +34,9 @@ from threads.models import (
     TimeEntry,
     utcnow,
 )
+from threads.moderation import moderation, open_party, review_party
 from threads.notices import Notice
+from threads.suggestions import suggest
 
 _DURATION = re.compile(
     r"^(?:(?P<h>\d+(?:[.,]\d+)?)\s*(?:h|u|uur|hours?)\s*(?P<hm>\d+)?\s*(?:m|min)?"
@@ -32,21 +44,21 @@ _DURATION = re.compile(
     r"|(?P<m>\d+)\s*(?:m|min|minutes?|minuten))(?:\s+(?P<note>.*))?$",
     re.IGNORECASE,
 )
+# Command arguments are accepted in Dutch and English alike, whatever the mediator's language.
 OUTCOMES = {"settled": "settled", "geschikt": "settled", "akkoord": "settled",
+            "geregeld": "settled", "opgelost": "settled",
             "not-settled": "not-settled", "niet-geschikt": "not-settled",
-            "geen-akkoord": "not-settled"}
+            "geen-akkoord": "not-settled", "niet-geregeld": "not-settled",
+            "niet-opgelost": "not-settled", "unsettled": "not-settled"}
+FORCE = {"force", "forceer", "forceren"}
 
 
 def approve(session: Session, case: Case, mediator: Participant, command: Command,
             ctx: Context) -> Plan | None:
     from threads.relay import relay_to_parties
 
-    message = target_message(session, case, command, ctx)
+    message = held_target(session, case, command, ctx)
     if message is None:
-        return None
-    if message.status != "held":
-        ctx.errors.append(phrase("already-decided", line=command.line, seq=message.seq,
-                                 status=message.status))
         return None
     edited = ctx.rest.strip()
 
@@ -69,14 +81,10 @@ def approve(session: Session, case: Case, mediator: Participant, command: Comman
 
 def reject(session: Session, case: Case, mediator: Participant, command: Command,
            ctx: Context) -> Plan | None:
-    message = target_message(session, case, command, ctx)
+    message = held_target(session, case, command, ctx)
     first, _, rest = command.args.partition(" ")
     reason = rest.strip() if first.isdigit() else command.args
     if message is None:
-        return None
-    if message.status != "held":
-        ctx.errors.append(phrase("already-decided", line=command.line, seq=message.seq,
-                                 status=message.status))
         return None
     if not reason:
         ctx.errors.append(phrase("reason-missing", line=command.line))
@@ -118,7 +126,8 @@ def private(session: Session, case: Case, mediator: Participant, command: Comman
         return None
 
     def run():  # noqa: ANN202
-        notices = send_private(session, case, mediator, party, ctx.rest.strip(), ctx)
+        notices = send_private(session, case, mediator, party,
+                               (ctx.signed_rest or ctx.rest).strip(), ctx)
         return notices, [phrase("private-sent", name=party.name)]
 
     return run
@@ -180,23 +189,6 @@ def remove(session: Session, case: Case, mediator: Participant, command: Command
         audit.record(session, case, "participant-removed", actor=mediator.name, name=party.name)
         notice = Notice("removed", case, party, author=mediator)
         return [notice], [phrase("removed", name=party.name)]
-
-    return run
-
-
-def moderation(session: Session, case: Case, mediator: Participant, command: Command,
-               ctx: Context) -> Plan | None:
-    mode = {"open": "open", "review": "review", "controle": "review",
-            "beoordelen": "review"}.get(command.args.lower().strip(), "")
-    if not mode:
-        ctx.errors.append(phrase("moderation-value", line=command.line))
-        return None
-
-    def run():  # noqa: ANN202
-        case.moderation = mode
-        session.add(case)
-        audit.record(session, case, "moderation", actor=mediator.name, mode=mode)
-        return [], [phrase("moderation-set", mode=mode)]
 
     return run
 
@@ -290,24 +282,67 @@ def cost_overview(session: Session, case: Case) -> dict:
 
 def close(session: Session, case: Case, mediator: Participant, command: Command,
           ctx: Context) -> Plan | None:
-    word, _, note = command.args.partition(" ")
-    outcome = OUTCOMES.get(word.lower().strip())
+    """'#close settled|not-settled [force] [note]': refused while messages are still held,
+    unless dismissed first or forced (held messages are then set aside, never relayed)."""
+    words = command.args.split()
+    outcome = OUTCOMES.get(words[0].lower()) if words else None
+    rest = words[1:]
+    force = bool(rest) and (rest[0].lower() in FORCE or rest[-1].lower() in FORCE)
+    if force:
+        rest = rest[1:] if rest[0].lower() in FORCE else rest[:-1]
+    note = " ".join(rest)
     if case.status == "closed":
         ctx.errors.append(phrase("already-closed", line=command.line))
         return None
     if outcome is None:
         ctx.errors.append(phrase("close-outcome", line=command.line))
         return None
+    held = held_messages(session, case)
+    if held and not force:
+        names = {p.id: p.name for p in session.exec(
+            select(Participant).where(Participant.case_id == case.id))}
+        ctx.errors.append(phrase(
+            "close-held", line=command.line, outcome=outcome,
+            held=[{"seq": m.seq, "name": names.get(m.author_id, "?"),
+                   "words": first_words(m.text)} for m in held]))
+        return None
 
     def run():  # noqa: ANN202
+        for message in held:
+            message.status, message.decided_at = "dismissed", utcnow()
+            session.add(message)
+            audit.record(session, case, "dismissed", actor=mediator.name, message=message.seq,
+                         reason="case closed")
         case.status, case.outcome, case.closed_at = "closed", outcome, utcnow()
-        case.close_note = note.strip()[:1000] or None
+        case.close_note = note[:1000] or None
         session.add(case)
         audit.record(session, case, "closed", actor=mediator.name, outcome=outcome)
         notices = [Notice("closed", case, p, author=mediator, automatic=False,
-                          context={"outcome": outcome, "note": note.strip()})
+                          context={"outcome": outcome, "note": note})
                    for p in parties_of(session, case)]
-        return notices, [phrase("closed", outcome=outcome)]
+        return notices, [phrase("closed", outcome=outcome, dismissed=[m.seq for m in held])]
+
+    return run
+
+
+def dismiss(session: Session, case: Case, mediator: Participant, command: Command,
+            ctx: Context) -> Plan | None:
+    """'#dismiss [n] [reason]': a held message is not relayed; its author is told kindly."""
+    message = held_target(session, case, command, ctx)
+    first, _, rest = command.args.partition(" ")
+    reason = rest.strip() if first.isdigit() else command.args.strip()
+    if message is None:
+        return None
+
+    def run():  # noqa: ANN202
+        author = session.get(Participant, message.author_id)
+        message.status, message.decided_at = "dismissed", utcnow()
+        session.add(message)
+        audit.record(session, case, "dismissed", actor=mediator.name, message=message.seq,
+                     reason=reason)
+        notice = Notice("dismissed", case, author, author=mediator, message=message,
+                        context={"reason": reason, "words": first_words(message.text)})
+        return [notice], [phrase("dismissed", seq=message.seq, name=author.name)]
 
     return run
 
@@ -469,8 +504,10 @@ def reply_by(session: Session, case: Case, mediator: Participant, command: Comma
         return None
 
     def run():  # noqa: ANN202
-        message = new_message(session, case, mediator, Contribution(text=ctx.rest.strip()),
-                              "released")
+        contribution = Contribution(text=(ctx.signed_rest or ctx.rest).strip(),
+                                    dedupe_key=ctx.message_key(),
+                                    inbound_id=ctx.inbound_id)
+        message = new_message(session, case, mediator, contribution, "released")
         message.released_text, message.decided_at = message.text, utcnow()
         audit.record(session, case, "mediator-message", actor=mediator.name, message=message.seq)
         people = parties_of(session, case)
@@ -521,6 +558,7 @@ def original(session: Session, case: Case, mediator: Participant, command: Comma
 HANDLERS = {
     "approve": approve, "reject": reject, "private": private, "status": status, "add": add,
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
-    "close": close, "reopen": reopen, "alias": alias, "help": help_, "link": link,
-    "awaiting": awaiting, "reply-by": reply_by, "export": export, "original": original,
+    "close": close, "dismiss": dismiss, "reopen": reopen, "alias": alias, "help": help_,
+    "link": link, "awaiting": awaiting, "reply-by": reply_by, "export": export,
+    "original": original, "suggest": suggest, "review": review_party, "open": open_party,
 }

@@ -60,7 +60,12 @@ class Participant(SQLModel, table=True):
     bouncing: bool = False
     # set when a copy to them could not be delivered; cleared by the next one that could
     delivery_failed_at: datetime | None = None
+    # set when a bounce came back in this episode: the relay accepting a later copy proves
+    # nothing then, so the episode ends only when the participant's own mail arrives
+    bounce_seen_at: datetime | None = None
     away_note: str | None = Field(default=None, max_length=300)
+    # None: the case's moderation; "review" or "open" for this party alone (#review, #open Name)
+    moderation: str | None = Field(default=None, max_length=10)
     # Raised to revoke every signed link this participant was given (threads/links.py).
     link_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
@@ -111,6 +116,8 @@ class Message(SQLModel, table=True):
     subject: str = Field(default="", max_length=500)
     text: str = ""
     released_text: str | None = None
+    # the mediator's wording offered to the author (#suggest); released only with their "yes"
+    suggested_text: str | None = None
     message_id: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None

@@ -102,7 +102,8 @@ def _recipient_verdict(block: Message) -> Bounced | str | None:
     if action in ("delivered", "relayed", "expanded", "deliverable") or (
             status and status.startswith("2") and action not in ("failed", "undeliverable")):
         return addr
-    return Bounced(addr, is_permanent(status, action, diagnostic), status)
+    said = diagnostic.split(";", 1)[-1].strip()  # "smtp; 550 5.1.1 ...": the server's words
+    return Bounced(addr, is_permanent(status, action, diagnostic), status, said or None)
 
 
 def _dsn_verdict(blocks: list[Message], where: str) -> Verdict | None:
@@ -215,7 +216,7 @@ def check(mail: ParsedMail, raw: bytes, ctx: ClassifyContext) -> Verdict | None:
     bounced = _from_flufl(msg)
     how = "classic bounce (flufl.bounce)"
     if bounced and permanent is not None:
-        bounced = [Bounced(b.address, permanent, b.status) for b in bounced]
+        bounced = [Bounced(b.address, permanent, b.status, b.diagnostic) for b in bounced]
     if not bounced:
         addresses = x_failed or failed_addresses(mail.text, exclude={mail.from_address or ""})
         bounced = [Bounced(a, permanent is True) for a in addresses]
