@@ -1,7 +1,7 @@
 """the mediator's wording offered to the author first; moderation per party
 
 Revision ID: relay_suggestions_moderation
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-04 16:40:00
 
 """
@@ -14,7 +14,7 @@ import sqlmodel
 
 # revision identifiers, used by Alembic.
 revision: str = 'relay_suggestions_moderation'
-down_revision: Union[str, Sequence[str], None] = '0007'
+down_revision: Union[str, Sequence[str], None] = '0008'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
