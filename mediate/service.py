@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func
@@ -24,6 +25,7 @@ from mailgate.smtp_server import InboundHandler, start_server, store_inbound
 from mailgate.transports import Transport, make_transport
 from mediate.config import Settings
 from mediate.health import health
+from mediate.init_cmd import private_sqlite
 from mediate.scheduler import Scheduler
 from mediate.web.server import WebServer, make_links, make_onboarding
 from threads import db
@@ -91,6 +93,7 @@ def open_local(settings: Settings) -> str:
 
 def prepare_database(settings: Settings, *, auto_upgrade: bool | None = None) -> Engine:
     """Open the database; SQLite is upgraded in place, PostgreSQL must be upgraded by hand."""
+    private_sqlite(settings)
     engine = db.make_engine(settings.database_url)
     if auto_upgrade is None:
         auto_upgrade = db.is_sqlite(engine)
@@ -156,10 +159,15 @@ class Service:
     async def start(self) -> None:
         s = self.settings
         if s.inbound.smtp.enabled:
-            self._server = await start_server(
-                self.handler, s.inbound.smtp.host, s.inbound.smtp.port,
-                s.inbound.max_message_size, lmtp=s.inbound.smtp.lmtp,
-            )
+            try:
+                self._server = await start_server(
+                    self.handler, s.inbound.smtp.host, s.inbound.smtp.port,
+                    s.inbound.max_message_size, lmtp=s.inbound.smtp.lmtp,
+                )
+            except OSError as error:  # the administrator needs the key, not a traceback
+                reason = os.strerror(error.errno) if error.errno else str(error)
+                raise OSError(f"inbound.smtp.port: cannot listen on {s.inbound.smtp.host}:"
+                              f"{s.inbound.smtp.port} ({reason})") from None
             self.smtp_port = self._server.sockets[0].getsockname()[1]
             log.info("%s listening on %s:%s",
                      "LMTP" if s.inbound.smtp.lmtp else "SMTP", s.inbound.smtp.host, self.smtp_port)

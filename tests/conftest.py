@@ -44,7 +44,7 @@ def database_url(request, tmp_path: Path):
 
 def make_settings(tmp_path: Path, database_url: str, **sections) -> Settings:
     data = {
-        "service": {"domain": DOMAIN, "secret_key": "test-secret-key-0123456789"},
+        "service": {"domain": DOMAIN, "secret_key": "test-secret-key-0123456789-abcdefghij"},
         "database": {"url": database_url},
         "inbound": {"smtp": {"host": "127.0.0.1", "port": 0}},
         "web": {"host": "127.0.0.1", "port": 0},
