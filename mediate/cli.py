@@ -43,6 +43,7 @@ def _configure_logging(settings: Settings | None, verbose: bool = False) -> None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from mediate.service import tls_context
     from mediate.web.server import intake_forms
 
     settings = load_settings(args.config)
@@ -51,6 +52,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"intake forms: {', '.join(sorted(forms))} ({settings.intake_forms_dir})")
     print(at_rest_note(settings))
     problems = configuration.serving_problems(settings)
+    try:
+        tls_context(settings)  # the certificate and key load, and belong together
+    except OSError as error:
+        problems.append(str(error))
     if problems:
         raise ConfigError(problems)
     print("configuration is valid")
