@@ -51,6 +51,27 @@ def sender_trust(headers: bytes | Message | Iterable[str], authserv_id: str) -> 
     return None
 
 
+def sender_authenticated(headers: bytes | Message | Iterable[str], authserv_id: str) -> bool:
+    """Whether our own receiving server vouches for the From address: DMARC ``pass`` (RFC 7489
+    section 3.1, aligned with From) under the trusted authserv-id. Only then may an automatic
+    answer go to a From address that belongs to nobody in the case: any other From may be
+    forged, and answering it sends our mail to an innocent third party (backscatter)."""
+    if not authserv_id:
+        return False
+    trusted = authserv_id.strip().lower()
+    for value in _values(headers):
+        try:
+            parsed = authres.AuthenticationResultsHeader.parse_value(_unfold(value))
+        except Exception:  # noqa: BLE001 (as in sender_trust)
+            continue
+        if (parsed.authserv_id or "").lower() != trusted:
+            continue
+        if any((r.method or "").lower() == "dmarc" and (r.result or "").lower() == "pass"
+               for r in parsed.results):
+            return True
+    return False
+
+
 def _values(headers: bytes | Message | Iterable[str]) -> list[str]:
     if isinstance(headers, bytes | bytearray):
         headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(

@@ -268,7 +268,7 @@ class Composer:
             "attachments": self._attachments(session, notice.message, batch),
         }
         extra_files: list[dict] = []
-        if notice.kind == "original" and notice.context.get("original"):
+        if notice.kind in ("original", "postmaster") and notice.context.get("original"):
             extra_files.append(notice.context["original"])
         if notice.kind == "export":
             made = self.exporter(session, notice) if self.exporter else {}

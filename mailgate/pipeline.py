@@ -18,7 +18,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from mailgate.attachments import AttachmentPolicy
-from mailgate.authentication import sender_trust
+from mailgate.authentication import sender_authenticated, sender_trust
 from mailgate.classify import ClassifyContext
 from mailgate.compose import Composer
 from mailgate.inspect import Analysis, analyse
@@ -32,7 +32,7 @@ from threads.crypto import AtRestKey, seal, unseal
 from threads.db import read_scope, session_scope
 from threads.delivery import copy_failed
 from threads.intake import Form
-from threads.models import Case, InboundMail, OutgoingMail, Participant, utcnow
+from threads.models import Blob, Case, InboundMail, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
 from threads.opening import open_by_mail
 from threads.relay import Contribution, receive, sent_recently
@@ -77,6 +77,7 @@ class Pipeline:
     at_rest: AtRestKey | None = None  # privacy.encryption_key: raw mail is stored sealed
     trusted_authserv_id: str = ""  # inbound.trusted_authserv_id (mailgate.authentication)
     intake_forms: dict[str, Form] | None = None  # what an ``intake:`` line may choose
+    admin_address: str = ""  # where mail to postmaster@ and abuse@ is passed on
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
@@ -167,6 +168,8 @@ class Pipeline:
         row.processed_at = utcnow()
         recipients = [resolve(session, r, self.domain, self.secret, self.open_local)
                       for r in row.rcpt_tos]
+        roles = [r for r in recipients if r.kind == "postmaster"]  # passed on once, not per role
+        recipients = [r for r in recipients if r.kind != "postmaster"] + roles[:1]
         if analysis.verdict.kind == "malformed":
             self._finish(row, "quarantined", analysis.verdict.reason, recipients)
             return
@@ -196,6 +199,8 @@ class Pipeline:
         parsed = analysis.parsed
         if recipient.kind == "bounce":
             return self._bounce(session, recipient, analysis)
+        if recipient.kind == "postmaster":
+            return self._postmaster(session, row)
         if recipient.kind == "open":
             return self._open_case(session, analysis) if verdict.relayable else "ignored"
         if recipient.case is None or parsed is None:
@@ -251,13 +256,43 @@ class Pipeline:
         if notices is None:
             audit.record(session, case, "duplicate", actor=author.name)
             return "duplicate"
-        self.composer.enqueue(session, notices)
+        self.composer.enqueue(session, self._not_to_forged(notices, parsed))
+        return "processed"
+
+    def _not_to_forged(self, notices: list[Notice], parsed: ParsedMail) -> list[Notice]:
+        """Automatic answers go to the case's own people (a participant's registered address,
+        a configured mediator) and to an outside From address only when our receiving MTA
+        vouches for it (DMARC pass): a From header alone may name an innocent third party."""
+        mediators = {m.email for m in self.mediators}
+        vouched = sender_authenticated(parsed.headers, self.trusted_authserv_id)
+        return [n for n in notices
+                if n.recipient is not None or not n.to_address
+                or n.to_address.lower() in mediators or vouched]
+
+    def _postmaster(self, session: Session, row: InboundMail) -> str:
+        """Mail to postmaster@ or abuse@: passed on to the administrator as it arrived."""
+        if not self.admin_address:
+            return "ignored"
+        if session.get(Blob, row.sha256) is None:  # sealed already, as the blob store keeps it
+            session.add(Blob(sha256=row.sha256, size=row.size, data=row.raw))
+            session.flush()
+        original = {"sha256": row.sha256, "filename": "original.eml",
+                    "content_type": "message/rfc822"}
+        self.composer.enqueue(session, [Notice(
+            "postmaster", None, None, to_address=self.admin_address,
+            language=self.default_language, answers=row.message_id,
+            context={"original": original, "sender": row.mail_from or "<>",
+                     "recipients": ", ".join(row.rcpt_tos)},
+        )])
         return "processed"
 
     def _stranger(self, session: Session, case: Case, parsed: ParsedMail) -> str:
-        """Mail to a case address from nobody of the case: explain, at most once a day."""
+        """Mail to a case address from nobody of the case: explained, at most once a day, and
+        only to a sender our MTA vouches for (no backscatter to a forged From)."""
         audit.record(session, case, "unknown-sender", actor="unknown")
-        if parsed.from_address and not sent_recently(
+        if parsed.from_address and sender_authenticated(
+            parsed.headers, self.trusted_authserv_id
+        ) and not sent_recently(
             session, "unknown-sender", parsed.from_address, hours=24
         ):
             self.composer.enqueue(session, [Notice(
@@ -279,7 +314,7 @@ class Pipeline:
             session, "open-refused", parsed.from_address, hours=1
         ):
             return "ignored"
-        self.composer.enqueue(session, notices)
+        self.composer.enqueue(session, self._not_to_forged(notices, parsed))
         return "processed" if case is not None else "ignored"
 
     def _bounce(self, session: Session, recipient: Recipient, analysis: Analysis) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -42,21 +43,54 @@ def _configure_logging(settings: Settings | None, verbose: bool = False) -> None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from mediate.service import tls_context
     from mediate.web.server import intake_forms
 
     settings = load_settings(args.config)
     forms = intake_forms(settings)  # a broken form is a ConfigError naming file and question
-    if settings.service.secret_key == configuration.INSECURE_EXAMPLE_KEY:
-        print("warning: service.secret_key is the example key; set your own before real use")
-    print(f"intake forms: {', '.join(sorted(forms))}")
+    print(f"templates: {settings.templates_dir}")
+    print(f"intake forms: {', '.join(sorted(forms))} ({settings.intake_forms_dir})")
+    print(at_rest_note(settings))
+    problems = configuration.serving_problems(settings)
+    try:
+        tls_context(settings)  # the certificate and key load, and belong together
+    except OSError as error:
+        problems.append(str(error))
+    if problems:
+        raise ConfigError(problems)
     print("configuration is valid")
     return 0
 
 
+def at_rest_note(settings: Settings) -> str:
+    """What the database holds readably, said plainly (issue 14: no false comfort)."""
+    if settings.privacy.encryption_key:
+        return ("at rest: raw mail and files are encrypted (privacy.encryption_key); message "
+                "text, intake answers, names and addresses are stored in the clear")
+    return ("at rest: privacy.encryption_key is not set, so everything is stored in the clear: "
+            "raw mail, files, message text, intake answers, names, addresses; protect the "
+            "database and its backups accordingly")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from mediate.init_cmd import InitError, init_folder
+
+    try:
+        written = init_folder(Path(args.folder))
+    except (InitError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {written} with a fresh secret key; data goes to {written.parent / 'var'}")
+    print(f"next: edit it, then `mediate --config {written} check-config` and `serve`")
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from mediate.init_cmd import private_sqlite
     from threads import db
 
     settings = load_settings(args.config)
+    private_sqlite(settings)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     print(f"database is at revision {db.current_revision(engine)}")
@@ -67,9 +101,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from mediate.serve import serve
 
     settings = load_settings(args.config)
+    problems = configuration.serving_problems(settings)
+    for problem in problems:  # one line, before anything listens
+        print(f"mediate serve will not start: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    os.umask(0o077)  # what serve writes (database, Maildir, exports) is for Mediate's user only
     _configure_logging(settings, args.verbose)
     _return_large_blocks_to_the_system()
-    return asyncio.run(serve(settings))
+    try:
+        return asyncio.run(serve(settings))
+    except OSError as error:  # a busy port, an unreadable file: the message names the setting
+        print(f"mediate serve could not start: {error}", file=sys.stderr)
+        return 1
 
 
 def _return_large_blocks_to_the_system() -> None:
@@ -160,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
+    init = add("init", cmd_init, "write config.toml with a fresh secret key, and a private data "
+               "folder")
+    init.add_argument("folder", nargs="?", default=".", help="where (default: here)")
     add("check-config", cmd_check_config, "validate the configuration and list every problem")
     database = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     add("upgrade", cmd_db_upgrade, "create or upgrade the schema", database)

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 
 from mailgate.settings import InboundSettings, OutboundSettings
+from mediate import data
 from threads.settings import (
     CaseSettings,
     MediatorSettings,
@@ -30,8 +31,7 @@ from threads.settings import (
     ServiceSettings,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "config.example.toml"
+EXAMPLE = data.EXAMPLE_CONFIG
 ENVIRONMENT = {
     "MEDIATE_SECRET_KEY": ("service", "secret_key"),
     "MEDIATE_OUTBOUND_PASSWORD": ("outbound", "password"),
@@ -40,6 +40,9 @@ ENVIRONMENT = {
     "MEDIATE_IMAP_PASSWORD": ("inbound", "imap", "password"),
 }
 INSECURE_EXAMPLE_KEY = "change-me-this-is-the-example-key-not-a-secret"
+# Links are signed with HMAC-SHA256 (itsdangerous): a key shorter than the hash adds guessing
+# room for nobody but an attacker.
+MIN_SECRET_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -101,6 +104,13 @@ class LinksSettings(Section):
     max_age_days: float = Field(default=30, gt=0, le=365)
 
 
+class FilesSettings(Section):
+    """Where the templates and intake forms come from (``[files]``); empty: the shipped ones."""
+
+    templates_dir: str = ""
+    intake_forms_dir: str = ""
+
+
 class FeesSettings(Section):
     """Costs named in the mediation agreement (``[fees]``); hourly rates are per mediator."""
 
@@ -119,6 +129,7 @@ class Settings(Section):
     privacy: PrivacySettings = PrivacySettings()
     links: LinksSettings = LinksSettings()
     fees: FeesSettings = FeesSettings()
+    files: FilesSettings = FilesSettings()
     mediators: list[MediatorSettings] = Field(default_factory=list)
 
     # where relative paths (SQLite file, Maildir) are resolved; the config file's folder
@@ -126,11 +137,13 @@ class Settings(Section):
 
     @property
     def templates_dir(self) -> Path:
-        return ROOT / "templates"
+        own = self.files.templates_dir
+        return self.resolve_path(own) if own else data.TEMPLATES
 
     @property
     def intake_forms_dir(self) -> Path:
-        return ROOT / "intake_forms"
+        own = self.files.intake_forms_dir
+        return self.resolve_path(own) if own else data.INTAKE_FORMS
 
     @property
     def database_url(self) -> str:
@@ -210,7 +223,26 @@ def semantic_problems(settings: Settings) -> list[str]:
         )
     if settings.outbound.transport == "smtp" and not settings.outbound.host:
         problems.append("outbound.host: required when outbound.transport is 'smtp'")
+    own_files = settings.files
+    for key, own in (("templates_dir", own_files.templates_dir),
+                     ("intake_forms_dir", own_files.intake_forms_dir)):
+        if own and not settings.resolve_path(own).is_dir():
+            problems.append(f"files.{key}: {settings.resolve_path(own)} is not a folder")
     return problems
+
+
+def serving_problems(settings: Settings) -> list[str]:
+    """What makes a configuration unfit to face the internet, though fine for looking around
+    (``case list``, ``inspect``): ``serve`` refuses to start on any of it, ``check-config``
+    names it. A public key lets anyone forge a link to a party's answers."""
+    key = settings.service.secret_key
+    if key == INSECURE_EXAMPLE_KEY:
+        return ["service.secret_key: is the public example key; run `mediate init` for a "
+                "config.toml with a fresh one, or set MEDIATE_SECRET_KEY"]
+    if len(key.encode()) < MIN_SECRET_BYTES:
+        return [f"service.secret_key: must be at least {MIN_SECRET_BYTES} bytes "
+                f"(it has {len(key.encode())}); `mediate init` writes a good one"]
+    return []
 
 
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -218,6 +250,8 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
+    except OSError as error:  # e.g. a config.toml of another user, mode 0600
+        raise ConfigError([f"{path}: cannot be read ({error.strerror})"]) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
     return from_mapping(data, path.resolve().parent, environ)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import ssl
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func
@@ -20,10 +22,11 @@ from mailgate.dkim import make_signer
 from mailgate.imap import ImapPoller
 from mailgate.outbox import OutboxWorker
 from mailgate.pipeline import Pipeline
-from mailgate.smtp_server import InboundHandler, start_server, store_inbound
+from mailgate.smtp_server import InboundHandler, Limits, start_server, store_inbound
 from mailgate.transports import Transport, make_transport
 from mediate.config import Settings
 from mediate.health import health
+from mediate.init_cmd import private_sqlite
 from mediate.scheduler import Scheduler
 from mediate.web.server import WebServer, make_links, make_onboarding
 from threads import db
@@ -89,8 +92,40 @@ def open_local(settings: Settings) -> str:
     return address.split("@", 1)[0].lower()
 
 
+def admin_address(settings: Settings) -> str:
+    """Who receives mail to postmaster@ and abuse@ (service.admin_address, else the first
+    mediator)."""
+    if settings.service.admin_address:
+        return settings.service.admin_address
+    return settings.mediators[0].email if settings.mediators else ""
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server side of STARTTLS on inbound SMTP/LMTP, or None when no certificate is set.
+    An unreadable or mismatched file is an OSError naming its key (``serve`` prints one line)."""
+    smtp = settings.inbound.smtp
+    if not smtp.tls_certificate:
+        return None
+    certificate = settings.resolve_path(smtp.tls_certificate)
+    key = settings.resolve_path(smtp.tls_key) if smtp.tls_key else None
+    for name, path in (("tls_certificate", certificate), ("tls_key", key)):
+        try:
+            if path is not None:
+                path.open("rb").close()
+        except OSError as error:
+            raise OSError(f"inbound.smtp.{name}: cannot read {path} ({error.strerror})") from None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certificate, key)
+    except ssl.SSLError as error:
+        raise OSError(f"inbound.smtp.tls_certificate: {certificate} and its key do not make a "
+                      f"certificate chain ({error.reason or error})") from None
+    return context
+
+
 def prepare_database(settings: Settings, *, auto_upgrade: bool | None = None) -> Engine:
     """Open the database; SQLite is upgraded in place, PostgreSQL must be upgraded by hand."""
+    private_sqlite(settings)
     engine = db.make_engine(settings.database_url)
     if auto_upgrade is None:
         auto_upgrade = db.is_sqlite(engine)
@@ -135,9 +170,15 @@ class Service:
             at_rest=self.composer.at_rest,
             trusted_authserv_id=s.inbound.trusted_authserv_id,
         )
+        self.pipeline.admin_address = admin_address(s)
+        smtp = s.inbound.smtp
         self.handler = InboundHandler(
             self.engine, s.service.domain, s.service.secret_key, self.pipeline.nudge,
-            source="lmtp" if s.inbound.smtp.lmtp else "smtp", at_rest=self.composer.at_rest,
+            source="lmtp" if smtp.lmtp else "smtp", at_rest=self.composer.at_rest,
+            limits=Limits(max_connections=smtp.max_connections,
+                          session_seconds=smtp.session_seconds, idle_seconds=smtp.idle_seconds,
+                          max_recipients=smtp.max_recipients,
+                          sender_rate_per_hour=smtp.sender_rate_per_hour),
         )
         self.scheduler = Scheduler(self.engine, self.composer, s, on_enqueued=self.outbox.nudge)
         onboarding = make_onboarding(s)  # checks every intake form: ConfigError when broken
@@ -150,16 +191,24 @@ class Service:
     @classmethod
     def build(cls, settings: Settings, transport: Transport | None = None) -> Service:
         engine = prepare_database(settings)
-        transport = transport or make_transport(settings.outbound, settings.base_dir)
+        transport = transport or make_transport(settings.outbound, settings.base_dir,
+                                                ehlo_name=settings.service.domain)
         return cls(settings, engine, transport)
 
     async def start(self) -> None:
         s = self.settings
         if s.inbound.smtp.enabled:
-            self._server = await start_server(
-                self.handler, s.inbound.smtp.host, s.inbound.smtp.port,
-                s.inbound.max_message_size, lmtp=s.inbound.smtp.lmtp,
-            )
+            tls = tls_context(s)  # before listening: a bad certificate stops serve at once
+            try:
+                self._server = await start_server(
+                    self.handler, s.inbound.smtp.host, s.inbound.smtp.port,
+                    s.inbound.max_message_size, lmtp=s.inbound.smtp.lmtp,
+                    tls=tls, require_tls=s.inbound.smtp.require_tls,
+                )
+            except OSError as error:  # the administrator needs the key, not a traceback
+                reason = os.strerror(error.errno) if error.errno else str(error)
+                raise OSError(f"inbound.smtp.port: cannot listen on {s.inbound.smtp.host}:"
+                              f"{s.inbound.smtp.port} ({reason})") from None
             self.smtp_port = self._server.sockets[0].getsockname()[1]
             log.info("%s listening on %s:%s",
                      "LMTP" if s.inbound.smtp.lmtp else "SMTP", s.inbound.smtp.host, self.smtp_port)

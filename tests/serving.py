@@ -20,7 +20,7 @@ from mediate import casework
 from mediate import config as configuration
 from mediate.config import Settings
 
-SECRET = "test-secret-key-0123456789"
+SECRET = "test-secret-key-0123456789-abcdefghij"
 
 
 def free_port() -> int:

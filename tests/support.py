@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email
 import email.policy
+import ipaddress
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 
 import aiosmtplib
 from aiosmtpd.smtp import SMTP
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 
 @dataclass
@@ -38,6 +45,7 @@ class Sink:
 
     delivered: list[Delivered] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)
+    greetings: list[str] = field(default_factory=list)  # the EHLO/HELO name of each delivery
     port: int = 0
     server: asyncio.base_events.Server | None = None
 
@@ -49,6 +57,7 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.greetings.append(session.host_name)
         for rcpt in envelope.rcpt_tos:
             self.delivered.append(Delivered(envelope.mail_from, rcpt.lower(), envelope.content))
         return "250 OK"
@@ -102,3 +111,31 @@ async def smtp_send(port: int, mail_from: str, rcpt_to: list[str], raw: bytes) -
     return await aiosmtplib.send(
         raw, sender=mail_from, recipients=rcpt_to, hostname="127.0.0.1", port=port, timeout=10
     )
+
+
+def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` (a host name or an IP address), made for one
+    test: (certificate file, key file), PEM."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    try:
+        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        alt = x509.DNSName(name)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path

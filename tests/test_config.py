@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,13 +76,23 @@ def test_check_config_prints_every_problem_and_exits_1(tmp_path: Path):
     assert "service.domian: unknown key" in result.stderr
 
 
-def test_check_config_accepts_the_example(tmp_path: Path):
+def test_check_config_accepts_the_example_apart_from_its_public_key(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "mediate.cli", "check-config", "--config", str(EXAMPLE)],
         capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MEDIATE_SECRET_KEY": "x" * 32},
     )
     assert result.returncode == 0, result.stderr
     assert "configuration is valid" in result.stdout
+    public = subprocess.run(
+        [sys.executable, "-m", "mediate.cli", "check-config", "--config", str(EXAMPLE)],
+        capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "MEDIATE_SECRET_KEY"},
+    )
+    assert public.returncode == 1
+    assert public.stderr.splitlines()[1:] == [
+        "  service.secret_key: is the public example key; run `mediate init` for a "
+        "config.toml with a fresh one, or set MEDIATE_SECRET_KEY"]
 
 
 def test_the_open_address_must_be_on_the_service_domain():

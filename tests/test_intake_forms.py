@@ -122,7 +122,7 @@ def test_check_config_and_serve_refuse_a_broken_form(tmp_path, monkeypatch, sett
     from mediate.cli import main
 
     config = tmp_path / "config.toml"
-    config.write_text('[service]\nsecret_key = "test-secret-key-0123456789"\n'
+    config.write_text('[service]\nsecret_key = "test-secret-key-0123456789-abcdefghij"\n'
                       '[[mediators]]\nemail = "m@office.test"\nname = "M"\n')
     assert main(["check-config", "--config", str(config)]) == 1
     assert "forms/default.toml: question 'colour'" in capsys.readouterr().err

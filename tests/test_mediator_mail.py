@@ -60,12 +60,19 @@ async def test_opening_by_mail_lists_every_problem_and_opens_nothing(service, si
 
 
 async def test_opening_by_mail_from_a_non_mediator_is_refused_politely(service, sink):
-    await reply(service, "someone@else.test", OPEN, "A <a@x.test>\nB <b@x.test>", subject="Hi")
+    service.pipeline.trusted_authserv_id = "mx.mediation.test"  # vouches for the sender
+    await reply(service, "someone@else.test", OPEN, "A <a@x.test>\nB <b@x.test>", subject="Hi",
+                headers={"Authentication-Results": "mx.mediation.test; dmarc=pass"})
     [answer] = sink.to("someone@else.test")
     assert "Alleen mediators die bij deze dienst" in answer.text  # the service default: nl
     with Session(service.engine) as session:
         assert session.exec(select(Case)).all() == []
     assert sink.to("a@x.test") == []
+
+
+async def test_opening_by_mail_from_an_unvouched_stranger_is_not_answered(service, sink):
+    await reply(service, "someone@else.test", OPEN, "A <a@x.test>\nB <b@x.test>", subject="Hi")
+    assert sink.delivered == []  # its From may be forged: no backscatter
 
 
 # --- review with edits ---------------------------------------------------------------------

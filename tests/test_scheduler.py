@@ -80,7 +80,8 @@ def test_preview_lists_what_would_be_sent_and_why_without_sending(tmp_path, data
         world.open_case("Anna", "Bram")
     config = tmp_path / "config.toml"
     config.write_text(
-        '[service]\ndomain = "mediation.test"\nsecret_key = "test-secret-key-0123456789"\n'
+        '[service]\ndomain = "mediation.test"\n'
+        'secret_key = "test-secret-key-0123456789-abcdefghij"\n'
         f'[database]\nurl = "{database_url}"\n'
         '[[mediators]]\nemail = "mediator@office.test"\nname = "Maria de Vries"\n'
     )

@@ -21,6 +21,9 @@ _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 TOKEN_LENGTH = 16
 BOUNCE_LOCAL = "bounces"
 NO_REPLY_LOCAL = "no-reply"
+# Every mail domain must accept postmaster (RFC 5321 section 4.5.1); abuse is where abuse
+# reports go (RFC 2142). Both are passed on to the administrator.
+ROLE_LOCALS = ("postmaster", "abuse")
 _LOCAL = re.compile(r"^(?P<case>[a-z0-9][a-z0-9-]{0,39})(?:\+(?P<token>[a-z2-7]{16}))?$")
 _BOUNCE = re.compile(r"^bounces\+(?P<key>[0-9a-f]{32})$")
 
@@ -62,7 +65,7 @@ def display_address(name: str, address: str) -> str:
 class Recipient:
     """What one RCPT TO address means to us."""
 
-    kind: str  # participant | case | open | bounce | unknown | revoked | no-reply
+    kind: str  # participant | case | open | bounce | postmaster | unknown | revoked | no-reply
     case: Case | None = None
     participant: Participant | None = None  # for a private line: the party whose line it is
     copy_id: int | None = None
@@ -71,7 +74,7 @@ class Recipient:
 
     @property
     def accepted(self) -> bool:
-        return self.kind in ("participant", "case", "open", "bounce")
+        return self.kind in ("participant", "case", "open", "bounce", "postmaster")
 
 
 def bounce_address(message_id: str, domain: str) -> str:
@@ -83,6 +86,15 @@ def bounce_address(message_id: str, domain: str) -> str:
     return f"{BOUNCE_LOCAL}+{key}@{domain}"
 
 
+def case_shaped(address: str, domain: str) -> bool:
+    """Whether an address on our domain has the shape of a case address without its token
+    (``2026-014@domain``). The SMTP server answers all of these alike, so that a stranger
+    cannot learn which case references exist by asking."""
+    local, _, host = address.strip().strip("<>").lower().rpartition("@")
+    match = _LOCAL.match(local)
+    return host == domain and match is not None and match["token"] is None
+
+
 def resolve(
     session: Session, address: str, domain: str, secret: str = "", open_local: str = "open"
 ) -> Recipient:
@@ -91,6 +103,8 @@ def resolve(
         return Recipient("unknown", reason=f"we do not accept mail for the domain {host or '?'}")
     if local == open_local:
         return Recipient("open")
+    if local in ROLE_LOCALS:
+        return Recipient("postmaster")
     if local == NO_REPLY_LOCAL:
         return Recipient("no-reply", reason="this address does not accept replies")
     bounce = _BOUNCE.match(local)

@@ -29,6 +29,9 @@ class ServiceSettings(Section):
     default_language: Language = "nl"
     open_address: str = ""
     timezone: str = "Europe/Amsterdam"
+    # Where mail to postmaster@ and abuse@ <domain> goes (RFC 5321 section 4.5.1, RFC 2142);
+    # empty: the first configured mediator.
+    admin_address: str = ""
 
     @field_validator("domain")
     @classmethod
