@@ -46,8 +46,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     forms = intake_forms(settings)  # a broken form is a ConfigError naming file and question
-    if settings.service.secret_key == configuration.INSECURE_EXAMPLE_KEY:
-        print("warning: service.secret_key is the example key; set your own before real use")
+    for warning in configuration.warnings(settings):
+        print(f"warning: {warning}")
     print(f"intake forms: {', '.join(sorted(forms))}")
     print("configuration is valid")
     return 0
@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mediate.outbox_cli import register as register_outbox
 
     register_outbox(sub, add)
+    from mediate.inbound_cli import register as register_inbound
+
+    register_inbound(sub, add)
     return parser
 
 

@@ -213,6 +213,19 @@ def semantic_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def warnings(settings: Settings) -> list[str]:
+    """Valid, but unsafe for real use: said by check-config and on every start of serve."""
+    said = []
+    if settings.service.secret_key == INSECURE_EXAMPLE_KEY:
+        said.append("service.secret_key is the example key; set your own before real use")
+    if settings.inbound.mediator_authentication == "address-only":
+        said.append(
+            'inbound.mediator_authentication is "address-only": anyone who can send mail '
+            "into Mediate with a mediator's From address acts as that mediator; use it only "
+            'in a closed set-up ("dkim" is the default)')
+    return said
+
+
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

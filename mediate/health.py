@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from threads import quarantine
 from threads.models import InboundMail, OutgoingMail, utcnow
 
 
@@ -41,7 +42,8 @@ def backlog(session: Session) -> dict[str, Any]:
             "failed": count(OutgoingMail.status == "failed"),
             "oldest_pending_seconds": _seconds_since(oldest, now),
         },
-        "inbound": {"pending": inbound},
+        # mail that could not be processed, kept for `mediate inbound list` / `retry`
+        "inbound": {"pending": inbound, "quarantined": quarantine.count(session)},
     }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from mailgate.authentication import DnsFunction
 from mailgate.compose import Composer
 from mailgate.dkim import make_signer
 from mailgate.imap import ImapPoller
@@ -134,6 +135,8 @@ class Service:
             open_local=open_local(s), default_language=s.service.default_language,
             at_rest=self.composer.at_rest,
             trusted_authserv_id=s.inbound.trusted_authserv_id,
+            mediator_authentication=s.inbound.mediator_authentication,
+            open_per_hour=s.inbound.open_per_hour,
         )
         self.handler = InboundHandler(
             self.engine, s.service.domain, s.service.secret_key, self.pipeline.nudge,
@@ -148,10 +151,14 @@ class Service:
             self.web.context.download = self._download
 
     @classmethod
-    def build(cls, settings: Settings, transport: Transport | None = None) -> Service:
+    def build(cls, settings: Settings, transport: Transport | None = None,
+              dkim_dns: DnsFunction | None = None) -> Service:
+        """``dkim_dns`` answers the DKIM key lookups (tests publish their own key)."""
         engine = prepare_database(settings)
         transport = transport or make_transport(settings.outbound, settings.base_dir)
-        return cls(settings, engine, transport)
+        service = cls(settings, engine, transport)
+        service.pipeline.dkim_dns = dkim_dns
+        return service
 
     async def start(self) -> None:
         s = self.settings

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from support import Sink
+from support import DKIM_KEY, Sink
 
 from mediate.config import Settings, from_mapping
 from mediate.service import Service
@@ -77,7 +77,7 @@ async def service(tmp_path: Path, database_url: str, sink: Sink):
         tmp_path, database_url,
         outbound={"transport": "smtp", "host": "127.0.0.1", "port": sink.port},
     )
-    running = Service.build(settings)
+    running = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await running.start()
     yield running
     await running.stop()

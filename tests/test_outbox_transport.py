@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from serving import free_port
-from support import Sink
+from support import DKIM_KEY, Sink
 
 from mailgate.settings import OutboundSettings
 from mailgate.transports import Envelope, SmtpTransport
@@ -135,7 +135,7 @@ async def test_outgoing_copies_carry_a_dkim_signature_that_verifies(tmp_path, da
         "transport": "smtp", "host": "127.0.0.1", "port": sink.port,
         "dkim": {"enabled": True, "selector": "s1", "private_key": "dkim.pem"},
     })
-    service = Service.build(settings)
+    service = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await service.start()
     try:
         casework.open_case(settings, title="House", mediator_email=MEDIATOR,

@@ -155,7 +155,7 @@ def add(session: Session, case: Case, mediator: Participant, command: Command,
     def run():  # noqa: ANN202
         party = Participant(case_id=case.id, role="party", name=spec.name, email=spec.email,
                             language=case.language, token=new_token(),
-                            private_token=new_token())
+                            private_token=new_token(), mediator_token=new_token())
         session.add(party)
         session.flush()
         audit.record(session, case, "participant-added", actor=mediator.name, name=spec.name)
