@@ -143,15 +143,14 @@ class Pipeline:
             row.claimed_until = None
             row.attempts += 1
             session.add(row)
-        try:  # apart: a fault in telling must not undo the quarantine itself
-            with session_scope(self.engine) as session:
-                row = session.get(InboundMail, inbound_id, options=[defer(InboundMail.raw)])
-                recipients = [resolve(session, r, self.domain, self.secret, self.open_local)
-                              for r in row.rcpt_tos]
-                self.composer.enqueue(session, announce(session, row, recipients))
-        except Exception as again:  # noqa: BLE001 (the mail is safe; the log says why)
-            log.error("inbound %s: the mediator could not be told: %s", inbound_id,
-                      safe_description(again))
+            try:  # in a savepoint: a fault in telling must not undo the quarantine itself
+                with session.begin_nested():
+                    recipients = [resolve(session, r, self.domain, self.secret, self.open_local)
+                                  for r in row.rcpt_tos]
+                    self.composer.enqueue(session, announce(session, row, recipients))
+            except Exception as again:  # noqa: BLE001 (the mail is safe; the log says why)
+                log.error("inbound %s: the mediator could not be told: %s", inbound_id,
+                          safe_description(again))
 
     def _analyse(self, inbound_id: int) -> tuple[Analysis, str, Verification | None] | None:
         """The analysis, the body's hash and (for mail in a mediator's name) whether its sender

@@ -14,6 +14,7 @@ may come from the environment instead of the file:
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 
 from mailgate.settings import InboundSettings, OutboundSettings
+from threads.crypto import check_key
 from threads.settings import (
     CaseSettings,
     MediatorSettings,
@@ -88,8 +90,6 @@ class PrivacySettings(Section):
     @field_validator("encryption_key")
     @classmethod
     def _key(cls, value: str) -> str:
-        from threads.crypto import check_key
-
         if value.strip():
             check_key(value)
         return value.strip()
@@ -234,3 +234,21 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
     return from_mapping(data, path.resolve().parent, environ)
+
+
+DEFAULT_CONFIG = Path("config.toml")
+
+
+def load_settings(path: str | None) -> Settings:
+    if path is None:
+        candidate = DEFAULT_CONFIG
+        if not candidate.exists():
+            print(
+                f"warning: {candidate} not found, using {EXAMPLE} "
+                "(copy it to config.toml to make it your own)",
+                file=sys.stderr,
+            )
+            candidate = EXAMPLE
+    else:
+        candidate = Path(path)
+    return load(candidate)

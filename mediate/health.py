@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from threads import quarantine
-from threads.models import InboundMail, OutgoingMail, utcnow
+from threads.models import InboundMail, InboundStatus, OutgoingMail, utcnow
 
 
 def _seconds_since(moment: datetime | None, now: datetime) -> float | None:
@@ -33,7 +33,7 @@ def backlog(session: Session) -> dict[str, Any]:
         select(func.count()).select_from(OutgoingMail).where(*where)).one()
     oldest = session.exec(select(func.min(OutgoingMail.created_at)).where(pending)).one()
     inbound = session.exec(select(func.count()).select_from(InboundMail)
-                           .where(InboundMail.status == "pending")).one()
+                           .where(InboundMail.status == InboundStatus.PENDING)).one()
     return {
         "outbox": {
             "pending": count(pending),

@@ -24,13 +24,15 @@ from mailgate.pipeline import Pipeline
 from mailgate.smtp_server import InboundHandler, start_server, store_inbound
 from mailgate.transports import Transport, make_transport
 from mediate.config import Settings
+from mediate.export import LINK_DAYS, fetch_download, for_mediator
 from mediate.health import health
 from mediate.scheduler import Scheduler
 from mediate.web.server import WebServer, make_links, make_onboarding
 from threads import db
 from threads.claims import CLAIMANT, claimant_name, release_work
 from threads.crypto import AtRestKey
-from threads.models import InboundMail, OutgoingMail, utcnow
+from threads.crypto import seal as seal_bytes
+from threads.models import Blob, InboundMail, InboundStatus, OutgoingMail, utcnow
 
 log = logging.getLogger("mediate")
 
@@ -52,10 +54,6 @@ def make_exporter(settings: Settings):  # noqa: ANN201
     """What #export runs: the case file, attached as a stored blob or behind a signed link."""
 
     def export(session: Session, notice):  # noqa: ANN001,ANN202
-        from mediate.export import LINK_DAYS, for_mediator
-        from threads.crypto import seal as seal_bytes
-        from threads.models import Blob
-
         key = at_rest_key(settings)
         delivery = for_mediator(
             session, notice.case, notice.recipient, key, settings.templates_dir,
@@ -223,8 +221,6 @@ class Service:
                           on_stored=lambda: loop.call_soon_threadsafe(self.pipeline.nudge))
 
     def _download(self, token: str) -> tuple[str, bytes] | None:
-        from mediate.export import fetch_download
-
         with Session(self.engine) as session:
             return fetch_download(session, token, self.settings.service.secret_key,
                                   self.composer.at_rest)
@@ -244,7 +240,8 @@ class Service:
     def _pending(self) -> int:
         with Session(self.engine) as session:
             inbound = session.exec(
-                select(func.count()).select_from(InboundMail).where(InboundMail.status == "pending")
+                select(func.count()).select_from(InboundMail)
+                .where(InboundMail.status == InboundStatus.PENDING)
             ).one()
             # The clock is read inside the transaction: copies committed while we waited for
             # the database must count as due.
