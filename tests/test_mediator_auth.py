@@ -13,8 +13,17 @@ from support import DKIM_KEY, compose, smtp_send
 from test_mediator_mail import private_line
 from test_walking_skeleton import ANNA, BRAM, CEES, open_case
 
+from mailgate.smtp_server import store_inbound
 from mediate.service import Service
-from threads.models import Case, InboundMail, Message, OutgoingMail, Participant, TimeEntry
+from threads.models import (
+    AuditEvent,
+    Case,
+    InboundMail,
+    Message,
+    OutgoingMail,
+    Participant,
+    TimeEntry,
+)
 
 OPEN = f"open@{DOMAIN}"
 TRUSTED = "mx.mediation.test"
@@ -245,3 +254,22 @@ async def test_one_mail_to_three_case_addresses_logs_the_time_once(service, sink
     assert count(service, TimeEntry) == 1
     assert held_in_the_mediators_name(service) == []  # Bram's address did not count
     assert count(service, OutgoingMail, OutgoingMail.kind == "command-reply") == 1
+
+
+# --- one place decides ---------------------------------------------------------------------
+
+async def test_every_decision_names_its_rule_even_for_a_removed_partys_address(service, sink):
+    opened, address = await open_case(service)
+    await send(service, [address[MEDIATOR]], compose(MEDIATOR, address[MEDIATOR],
+                                                     "#remove Bram de Boer"))
+    # IMAP asks no RCPT question, so mail to the revoked address still reaches the pipeline.
+    store_inbound(service.engine, compose(BRAM, address[BRAM], "Still here."), BRAM,
+                  [address[BRAM]], "imap")
+    await service.settle()
+    with Session(service.engine) as session:
+        rows = session.exec(select(InboundMail).order_by(InboundMail.id)).all()
+        assert rows[0].status == "processed" and "mediator: mediator" in rows[0].reason
+        assert rows[1].status == "ignored" and "revoked: revoked address" in rows[1].reason
+        events = session.exec(select(AuditEvent.kind)).all()
+        assert "revoked-address" in events
+    assert sink.to(ANNA)[-1].text.count("Still here.") == 0

@@ -392,15 +392,14 @@ def decide(session: Session, arrival: Arrival, recipients: list[Recipient],
 def decide_one(session: Session, arrival: Arrival, recipient: Recipient,
                policy: Policy) -> Decision:
     s = Situation(session, arrival, recipient, policy)
+    if recipient.case is not None:  # decisions on one case happen one at a time
+        s.case = lock_case(session, recipient.case.id)
     for rule in RULES:
-        if rule in _CASE_RULES and s.found is None:
-            s.case = lock_case(session, recipient.case.id)
+        if rule in _CASE_RULES and s.found is None:  # who wrote, once the case is certain
             s.found = route(session, recipient, arrival.sender, arrival.refs)
-        if rule is no_case and recipient.case is not None:
-            continue
         decision = rule(s)
         if decision is not None:
-            if s.found is not None and s.case is not None:
+            if s.found is not None:
                 _files_held(s, decision)
             return decision
     raise AssertionError("review always decides")  # pragma: no cover
