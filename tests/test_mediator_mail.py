@@ -371,7 +371,7 @@ async def test_status_lists_mail_that_was_quarantined(service, sink):
     await smtp_send(service.smtp_port, ANNA, [address[ANNA]], b"\x00\x00 not a mail at all")
     await service.settle()
     [status] = await command(service, sink, address, "#status")
-    assert "could not be read" in status
+    assert "Mail that could not be processed: 1" in status
 
 
 async def test_a_party_replying_link_gets_fresh_links_and_nothing_is_relayed(service, sink):

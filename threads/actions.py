@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import audit
+from threads import audit, quarantine
 from threads.addresses import new_token, normalize_address
 from threads.cases import mediator_of, parties_of
 from threads.commands import Command, Context, Plan, find_party, phrase, target_message
@@ -380,6 +380,7 @@ def overview(session: Session, case: Case) -> dict:
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
                   "wrong_sender": bool(m.hold_reason)} for m in held],
         "minutes": logged_minutes(session, case),
+        "quarantined_count": quarantine.count(session, case),
         "quarantined": [
             {"at": row.received_at, "reason": (row.reason or "")[:160]}
             for row in session.exec(
