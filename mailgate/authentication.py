@@ -1,4 +1,7 @@
-"""Sender trust: what our own receiving server found out about the sender (RFC 8601).
+"""Sender trust: is the From address really the sender's? (RFC 8601, RFC 6376, RFC 7489)
+
+Two uses. For everyone, ``sender_trust``: a failure our own MTA reported holds the message.
+For mail in a mediator's name, ``verify_sender`` (below): only an authenticated From counts.
 
 When Mediate sits behind an MTA that checks DKIM (RFC 6376) and DMARC (RFC 7489) and records
 the outcome in an ``Authentication-Results`` header, ``inbound.trusted_authserv_id`` names that
@@ -7,9 +10,11 @@ address may be forged: the message is held for the mediator instead of going on 
 even when it arrived on the right reply address from the registered address.
 
 Only headers carrying the trusted authserv-id count (RFC 8601 section 5: anyone can write such a
-header, and only our own server's is meaningful). A forged header can only ever cause a hold,
-never prevent one: any failure reported under the trusted id holds the message. Headers that do
-not parse are skipped; their authserv-id cannot be known.
+header, and only our own server's is meaningful). For holds, a forged header can only ever
+cause one, never prevent one: any failure reported under the trusted id holds the message. A
+*pass* under the trusted id vouches for a mediator, so the MTA must remove such headers from
+incoming mail, as RFC 8601 section 5 requires (OpenDKIM, OpenDMARC and rspamd do; the README
+says so). Headers that do not parse are skipped; their authserv-id cannot be known.
 """
 
 from __future__ import annotations

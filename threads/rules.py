@@ -8,8 +8,10 @@ For each case the mail reached, one recipient is chosen (``decide``), then the r
 Why this order:
 - mail about our own copies (bounces) and to the open address is not about one case address;
 - then what no sender can change: no case, a revoked address, an auto-reply, a loop;
-- then who wrote: nobody of the case, the wrong sender, someone claiming to be the mediator
-  who is not proven to be (before anything the mediator may do is considered);
+- then who wrote: nobody of the case; a mail stored before under its author (a duplicate);
+  someone claiming to be the mediator who is not proven to be (before the wrong-sender rule,
+  which would answer the forger, and before anything the mediator may do); the wrong sender
+  (``seen`` then notes that the author was heard from, deciding nothing);
 - then the mediator's commands and messages, which work even in a closed case;
 - then a party's message: closed case, a hold our MTA asked for, a request for links, the
   private line, open moderation, and last of all review, which holds everything else.
