@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import logging
 import time
-import traceback
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -31,7 +30,7 @@ from threads.claims import claim
 from threads.crypto import AtRestKey, seal, unseal
 from threads.db import read_scope, session_scope
 from threads.models import InboundMail, InboundStatus, Participant, utcnow
-from threads.quarantine import announce
+from threads.quarantine import announce, safe_description
 from threads.rules import Arrival, Policy, decide
 from threads.settings import CaseSettings, MediatorSettings
 
@@ -259,16 +258,3 @@ def mediator_addresses(session: Session, configured: list[MediatorSettings]) -> 
     stored = session.exec(select(Participant.email).where(Participant.role == "mediator")
                           .distinct()).all()
     return {m.email for m in configured} | set(stored)
-
-
-def safe_description(error: BaseException) -> str:
-    """The error's type and where in our code it happened, never its message (which may quote
-    the mail): 'KeyError in threads/relay.py:120 (hold)'."""
-    frames = traceback.extract_tb(error.__traceback__)
-    ours = [f for f in frames if "/threads/" in f.filename or "/mailgate/" in f.filename
-            or "/mediate/" in f.filename] or frames
-    if not ours:
-        return type(error).__name__
-    frame = ours[-1]
-    where = "/".join(frame.filename.replace("\\", "/").split("/")[-2:])
-    return f"{type(error).__name__} in {where}:{frame.lineno} ({frame.name})"

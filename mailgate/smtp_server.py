@@ -25,6 +25,7 @@ from threads.addresses import resolve
 from threads.crypto import AtRestKey, seal
 from threads.db import read_scope, session_scope
 from threads.models import InboundMail
+from threads.quarantine import safe_description
 
 log = logging.getLogger("mediate.smtp")
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
@@ -180,8 +181,9 @@ class InboundHandler:
         raw = envelope.original_content or b""
         try:
             await self.writer.store(raw, envelope.mail_from or "", envelope.rcpt_tos, self.source)
-        except Exception:  # the sender's MTA keeps the mail and retries: nothing is lost
-            log.exception("could not store inbound mail")
+        except Exception as error:  # the sender's MTA keeps the mail and retries: nothing is lost
+            # Not log.exception: a database error quotes its parameters, the mail among them.
+            log.error("could not store inbound mail: %s", safe_description(error))
             return _answer(server, envelope, replies.STORE_FAILED)
         self.on_stored()
         return _answer(server, envelope, replies.ACCEPTED)

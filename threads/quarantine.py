@@ -8,6 +8,8 @@ administrator lists and retries it with ``mediate inbound list`` / ``retry``.
 
 from __future__ import annotations
 
+import traceback
+
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -61,3 +63,16 @@ def retry(session: Session, ids: list[int]) -> list[int]:
         row.claimed_by = None
         session.add(row)
     return [row.id for row in rows]
+
+
+def safe_description(error: BaseException) -> str:
+    """The error's type and where in our code it happened, never its message (which may quote
+    the mail): 'KeyError in threads/relay.py:120 (hold)'."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [f for f in frames if "/threads/" in f.filename or "/mailgate/" in f.filename
+            or "/mediate/" in f.filename] or frames
+    if not ours:
+        return type(error).__name__
+    frame = ours[-1]
+    where = "/".join(frame.filename.replace("\\", "/").split("/")[-2:])
+    return f"{type(error).__name__} in {where}:{frame.lineno} ({frame.name})"
