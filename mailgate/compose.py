@@ -31,7 +31,13 @@ from sqlmodel import Session, col, select
 
 from mailgate.attachments import describe
 from threads import attachments
-from threads.addresses import NO_REPLY_LOCAL, bounce_address, private_address, reply_address
+from threads.addresses import (
+    NO_REPLY_LOCAL,
+    bounce_address,
+    mediator_line,
+    private_address,
+    reply_address,
+)
 from threads.cases import mediator_of
 from threads.crypto import AtRestKey, seal
 from threads.models import OutgoingMail, Participant, ThreadRoot
@@ -249,6 +255,8 @@ class Composer:
         if recipient is None:  # an outsider never learns a reply token
             return f"{NO_REPLY_LOCAL}@{self.domain}", mediator
         if notice.channel == "private" and notice.counterpart is not None:
+            if recipient.role == "mediator":  # the mediator's own line, never the party's
+                return mediator_line(case, notice.counterpart, self.domain), mediator
             return private_address(case, notice.counterpart, self.domain), mediator
         return reply_address(case, recipient, self.domain), mediator
 

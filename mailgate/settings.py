@@ -85,6 +85,12 @@ class InboundSettings(Section):
     # The authserv-id (RFC 8601) of the server whose Authentication-Results header we trust:
     # a DMARC or DKIM failure it reports holds the message for the mediator. Empty: not used.
     trusted_authserv_id: str = ""
+    # How mail in a mediator's name is proven theirs (mailgate.authentication): "dkim" (a DKIM
+    # signature Mediate verifies, or a pass in the trusted Authentication-Results), or
+    # "address-only" (the From address alone: only for a closed set-up; warned on every start).
+    mediator_authentication: Literal["dkim", "address-only"] = "dkim"
+    # Cases one mediator may open by mail in an hour (a runaway script opens no more).
+    open_per_hour: int = Field(default=10, ge=1)
 
 
 class DkimSettings(Section):

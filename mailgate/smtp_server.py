@@ -35,6 +35,7 @@ from threads.addresses import case_shaped, resolve
 from threads.crypto import AtRestKey, seal
 from threads.db import read_scope, session_scope
 from threads.models import InboundMail
+from threads.quarantine import safe_description
 
 log = logging.getLogger("mediate.smtp")
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
@@ -245,8 +246,9 @@ class InboundHandler:
         recipients = list(dict.fromkeys(address.lower() for address in envelope.rcpt_tos))
         try:
             await self.writer.store(raw, envelope.mail_from or "", recipients, self.source)
-        except Exception:  # the sender's MTA keeps the mail and retries: nothing is lost
-            log.exception("could not store inbound mail")
+        except Exception as error:  # the sender's MTA keeps the mail and retries: nothing is lost
+            # Not log.exception: a database error quotes its parameters, the mail among them.
+            log.error("could not store inbound mail: %s", safe_description(error))
             return _answer(server, envelope, replies.STORE_FAILED)
         self.on_stored()
         return _answer(server, envelope, replies.ACCEPTED)

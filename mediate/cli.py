@@ -14,43 +14,37 @@ import signal
 import sys
 from pathlib import Path
 
+from mediate import casework
 from mediate import config as configuration
-from mediate.config import ConfigError, Settings
-
-DEFAULT_CONFIG = Path("config.toml")
-
-
-def load_settings(path: str | None) -> Settings:
-    if path is None:
-        candidate = DEFAULT_CONFIG
-        if not candidate.exists():
-            print(
-                f"warning: {candidate} not found, using {configuration.EXAMPLE} "
-                "(copy it to config.toml to make it your own)",
-                file=sys.stderr,
-            )
-            candidate = configuration.EXAMPLE
-    else:
-        candidate = Path(path)
-    return configuration.load(candidate)
+from mediate.config import ConfigError, Settings, load_settings
+from mediate.demo import run_demo
+from mediate.inbound_cli import register as register_inbound
+from mediate.inspect_cmd import run_inspect
+from mediate.logging_setup import configure
+from mediate.outbox_cli import register as register_outbox
+from mediate.record_cli import register as register_record
+from mediate.reminders_cli import register as register_reminders
+from mediate.serve import serve
+from mediate.web.server import intake_forms
+from threads import db
+from threads.cases import CaseError
+from threads.db import SchemaOutOfDate
 
 
 def _configure_logging(settings: Settings | None, verbose: bool = False) -> None:
-    from mediate.logging_setup import configure
-
     level = "DEBUG" if verbose else (settings.log.level if settings else "INFO")
     configure(level)  # one logfmt line per decision, addresses redacted
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from mediate.service import tls_context
-    from mediate.web.server import intake_forms
-
     settings = load_settings(args.config)
     forms = intake_forms(settings)  # a broken form is a ConfigError naming file and question
     print(f"templates: {settings.templates_dir}")
     print(f"intake forms: {', '.join(sorted(forms))} ({settings.intake_forms_dir})")
     print(at_rest_note(settings))
+    for warning in configuration.warnings(settings):
+        print(f"warning: {warning}")
     problems = configuration.serving_problems(settings)
     try:
         tls_context(settings)  # the certificate and key load, and belong together
@@ -87,7 +81,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from mediate.init_cmd import private_sqlite
-    from threads import db
 
     settings = load_settings(args.config)
     private_sqlite(settings)
@@ -98,8 +91,6 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mediate.serve import serve
-
     settings = load_settings(args.config)
     problems = configuration.serving_problems(settings)
     for problem in problems:  # one line, before anything listens
@@ -133,8 +124,6 @@ def _return_large_blocks_to_the_system() -> None:
 
 
 def cmd_case_open(args: argparse.Namespace) -> int:
-    from mediate import casework
-
     settings = load_settings(args.config)
     result = casework.open_case(
         settings, title=args.title, mediator_email=args.mediator, parties=args.party or [],
@@ -150,8 +139,6 @@ def cmd_case_open(args: argparse.Namespace) -> int:
 
 
 def cmd_case_list(args: argparse.Namespace) -> int:
-    from mediate import casework
-
     settings = load_settings(args.config)
     rows = casework.list_cases(settings)
     if not rows:
@@ -163,22 +150,16 @@ def cmd_case_list(args: argparse.Namespace) -> int:
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
-    from mediate import casework
-
     settings = load_settings(args.config)
     print(casework.show_case(settings, args.ref))
     return 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from mediate.inspect_cmd import run_inspect
-
     return run_inspect(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mediate.demo import run_demo
-
     return asyncio.run(run_demo(keep=args.keep))
 
 
@@ -230,8 +211,6 @@ def build_parser() -> argparse.ArgumentParser:
     add("list", cmd_case_list, "list cases", case)
     show = add("show", cmd_case_show, "participants, their state and message counts", case)
     show.add_argument("ref")
-    from mediate.record_cli import register as register_record
-
     register_record(sub, case, add)
 
     inspect = add("inspect", cmd_inspect, "show what Mediate would do with a mail (no changes)")
@@ -242,19 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "run a complete scripted mediation in a temporary folder")
     demo.add_argument("--keep", action="store_true", help="keep the temporary folder")
 
-    from mediate.reminders_cli import register as register_reminders
 
     register_reminders(sub, add)
-    from mediate.outbox_cli import register as register_outbox
-
     register_outbox(sub, add)
+
+    register_inbound(sub, add)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from threads.cases import CaseError
-    from threads.db import SchemaOutOfDate
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "config"):

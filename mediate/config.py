@@ -14,6 +14,7 @@ may come from the environment instead of the file:
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from mailgate.settings import InboundSettings, OutboundSettings
 from mediate import data
+from threads.crypto import check_key
 from threads.settings import (
     CaseSettings,
     MediatorSettings,
@@ -91,8 +93,6 @@ class PrivacySettings(Section):
     @field_validator("encryption_key")
     @classmethod
     def _key(cls, value: str) -> str:
-        from threads.crypto import check_key
-
         if value.strip():
             check_key(value)
         return value.strip()
@@ -245,6 +245,17 @@ def serving_problems(settings: Settings) -> list[str]:
     return []
 
 
+def warnings(settings: Settings) -> list[str]:
+    """Valid, but unsafe for real use: said by check-config and on every start of serve."""
+    said = []
+    if settings.inbound.mediator_authentication == "address-only":
+        said.append(
+            'inbound.mediator_authentication is "address-only": anyone who can send mail '
+            "into Mediate with a mediator's From address acts as that mediator; use it only "
+            'in a closed set-up ("dkim" is the default)')
+    return said
+
+
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -255,3 +266,21 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
     return from_mapping(data, path.resolve().parent, environ)
+
+
+DEFAULT_CONFIG = Path("config.toml")
+
+
+def load_settings(path: str | None) -> Settings:
+    if path is None:
+        candidate = DEFAULT_CONFIG
+        if not candidate.exists():
+            print(
+                f"warning: {candidate} not found, using {EXAMPLE} "
+                "(copy it to config.toml to make it your own)",
+                file=sys.stderr,
+            )
+            candidate = EXAMPLE
+    else:
+        candidate = Path(path)
+    return load(candidate)

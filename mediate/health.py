@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from threads.models import InboundMail, OutgoingMail, utcnow
+from threads import quarantine
+from threads.models import InboundMail, InboundStatus, OutgoingMail, utcnow
 
 
 def _seconds_since(moment: datetime | None, now: datetime) -> float | None:
@@ -32,7 +33,7 @@ def backlog(session: Session) -> dict[str, Any]:
         select(func.count()).select_from(OutgoingMail).where(*where)).one()
     oldest = session.exec(select(func.min(OutgoingMail.created_at)).where(pending)).one()
     inbound = session.exec(select(func.count()).select_from(InboundMail)
-                           .where(InboundMail.status == "pending")).one()
+                           .where(InboundMail.status == InboundStatus.PENDING)).one()
     return {
         "outbox": {
             "pending": count(pending),
@@ -41,7 +42,8 @@ def backlog(session: Session) -> dict[str, Any]:
             "failed": count(OutgoingMail.status == "failed"),
             "oldest_pending_seconds": _seconds_since(oldest, now),
         },
-        "inbound": {"pending": inbound},
+        # mail that could not be processed, kept for `mediate inbound list` / `retry`
+        "inbound": {"pending": inbound, "quarantined": quarantine.count(session)},
     }
 
 

@@ -12,12 +12,11 @@ from pathlib import Path
 
 from mailgate.attachments import AttachmentPolicy
 from mailgate.inspect import inspect_mail
-from mediate.config import ConfigError
+from mediate.config import ConfigError, load_settings
 
 
 def _settings(config: str | None) -> tuple[str, AttachmentPolicy]:
     """The service domain and attachment limits inspect judges by, as serve would."""
-    from mediate.cli import load_settings
 
     try:
         settings = load_settings(config)

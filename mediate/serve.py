@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 
-from mediate.config import Settings
+from mediate.config import Settings, warnings
 from mediate.service import Service
 
 log = logging.getLogger("mediate")
@@ -23,6 +23,8 @@ STOP_SECONDS = 20.0  # for the whole stop, whatever hangs
 
 
 async def serve(settings: Settings) -> int:
+    for warning in warnings(settings):
+        log.warning(warning)
     service = Service.build(settings)
     await service.start()
     stop = asyncio.Event()

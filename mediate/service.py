@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from mailgate.authentication import DnsFunction
 from mailgate.compose import Composer
 from mailgate.dkim import make_signer
 from mailgate.imap import ImapPoller
@@ -25,6 +26,7 @@ from mailgate.pipeline import Pipeline
 from mailgate.smtp_server import InboundHandler, Limits, start_server, store_inbound
 from mailgate.transports import Transport, make_transport
 from mediate.config import Settings
+from mediate.export import LINK_DAYS, fetch_download, for_mediator
 from mediate.health import health
 from mediate.init_cmd import private_sqlite
 from mediate.scheduler import Scheduler
@@ -32,7 +34,8 @@ from mediate.web.server import WebServer, make_links, make_onboarding
 from threads import db
 from threads.claims import CLAIMANT, claimant_name, release_work
 from threads.crypto import AtRestKey
-from threads.models import InboundMail, OutgoingMail, utcnow
+from threads.crypto import seal as seal_bytes
+from threads.models import Blob, InboundMail, InboundStatus, OutgoingMail, utcnow
 
 log = logging.getLogger("mediate")
 
@@ -54,10 +57,6 @@ def make_exporter(settings: Settings):  # noqa: ANN201
     """What #export runs: the case file, attached as a stored blob or behind a signed link."""
 
     def export(session: Session, notice):  # noqa: ANN001,ANN202
-        from mediate.export import LINK_DAYS, for_mediator
-        from threads.crypto import seal as seal_bytes
-        from threads.models import Blob
-
         key = at_rest_key(settings)
         delivery = for_mediator(
             session, notice.case, notice.recipient, key, settings.templates_dir,
@@ -169,6 +168,8 @@ class Service:
             open_local=open_local(s), default_language=s.service.default_language,
             at_rest=self.composer.at_rest,
             trusted_authserv_id=s.inbound.trusted_authserv_id,
+            mediator_authentication=s.inbound.mediator_authentication,
+            open_per_hour=s.inbound.open_per_hour,
         )
         self.pipeline.admin_address = admin_address(s)
         smtp = s.inbound.smtp
@@ -189,11 +190,15 @@ class Service:
             self.web.context.download = self._download
 
     @classmethod
-    def build(cls, settings: Settings, transport: Transport | None = None) -> Service:
+    def build(cls, settings: Settings, transport: Transport | None = None,
+              dkim_dns: DnsFunction | None = None) -> Service:
+        """``dkim_dns`` answers the DKIM key lookups (tests publish their own key)."""
         engine = prepare_database(settings)
         transport = transport or make_transport(settings.outbound, settings.base_dir,
                                                 ehlo_name=settings.service.domain)
-        return cls(settings, engine, transport)
+        service = cls(settings, engine, transport)
+        service.pipeline.dkim_dns = dkim_dns
+        return service
 
     async def start(self) -> None:
         s = self.settings
@@ -265,8 +270,6 @@ class Service:
                           on_stored=lambda: loop.call_soon_threadsafe(self.pipeline.nudge))
 
     def _download(self, token: str) -> tuple[str, bytes] | None:
-        from mediate.export import fetch_download
-
         with Session(self.engine) as session:
             return fetch_download(session, token, self.settings.service.secret_key,
                                   self.composer.at_rest)
@@ -286,7 +289,8 @@ class Service:
     def _pending(self) -> int:
         with Session(self.engine) as session:
             inbound = session.exec(
-                select(func.count()).select_from(InboundMail).where(InboundMail.status == "pending")
+                select(func.count()).select_from(InboundMail)
+                .where(InboundMail.status == InboundStatus.PENDING)
             ).one()
             # The clock is read inside the transaction: copies committed while we waited for
             # the database must count as due.

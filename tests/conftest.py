@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from support import Sink
+from support import DKIM_KEY, Sink
 
 from mediate.config import Settings, from_mapping
 from mediate.service import Service
@@ -80,7 +80,7 @@ async def service(tmp_path: Path, database_url: str, sink: Sink, request):
         inbound={"smtp": {"host": "127.0.0.1", "port": 0, **(marker.kwargs if marker else {})}},
         outbound={"transport": "smtp", "host": "127.0.0.1", "port": sink.port},
     )
-    running = Service.build(settings)
+    running = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await running.start()
     yield running
     await running.stop()

@@ -43,6 +43,10 @@ url = "{database_url}"
 [web]
 enabled = false
 
+[inbound]
+# These tests are about processes and crashes, not about who the mediator is.
+mediator_authentication = "address-only"
+
 [inbound.smtp]
 host = "127.0.0.1"
 port = {smtp_port}

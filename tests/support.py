@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import email
 import email.policy
@@ -12,11 +13,48 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
+import dkim
 from aiosmtpd.smtp import SMTP
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+class TestDkim:
+    """A DKIM key made for this test run, and the DNS that publishes it (RFC 6376 section 3.6):
+    the mediator's mail domain signs, and the pipeline looks the key up through ``dns``."""
+
+    __test__ = False
+    selector = "test"
+
+    def __init__(self, domains: tuple[str, ...]) -> None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        self.private = key.private_bytes(serialization.Encoding.PEM,
+                                         serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+        public = key.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+        self.domains = domains
+        self.lookups: list[str] = []
+
+    def dns(self, name: bytes | str, timeout: int = 5) -> bytes | None:
+        name = name.decode() if isinstance(name, bytes) else name
+        self.lookups.append(name)
+        published = {f"{self.selector}._domainkey.{d}." for d in self.domains}
+        return self.record if name.rstrip(".") + "." in published else None
+
+    def sign(self, raw: bytes, domain: str) -> bytes:
+        signature = dkim.sign(raw, self.selector.encode(), domain.encode(), self.private,
+                              include_headers=[b"from", b"to", b"subject", b"date",
+                                               b"message-id", b"in-reply-to", b"references"])
+        return signature + raw
+
+
+# The mediator's domain publishes a key; mail the tests send from it is signed (``compose``).
+# A forger's domain publishes one too: their signatures verify, but vouch for nobody else.
+SIGNED_DOMAINS = ("office.test",)
+DKIM_KEY = TestDkim((*SIGNED_DOMAINS, "evil.test"))
 
 
 @dataclass
@@ -89,8 +127,10 @@ class Sink:
 def compose(
     sender: str, to: str, text: str, *, subject: str = "Re: [case]",
     message_id: str | None = None, in_reply_to: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, sign: bool | None = None,
 ) -> bytes:
+    """A mail as a client writes it; from the mediator's domain it is DKIM-signed as their
+    provider would (``sign=False``: a forger's copy)."""
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = to
@@ -103,7 +143,11 @@ def compose(
     for name, value in (headers or {}).items():
         mail[name] = value
     mail.set_content(text)
-    return mail.as_bytes(policy=email.policy.SMTP)
+    raw = mail.as_bytes(policy=email.policy.SMTP)
+    domain = email.utils.parseaddr(sender)[1].rpartition("@")[2].lower()
+    if sign is None:
+        sign = domain in SIGNED_DOMAINS
+    return DKIM_KEY.sign(raw, domain) if sign else raw
 
 
 async def smtp_send(port: int, mail_from: str, rcpt_to: list[str], raw: bytes) -> tuple:

@@ -105,3 +105,26 @@ def test_the_open_address_must_be_on_the_service_domain():
 def test_attachment_limits_are_checked_and_name_their_key():
     found = problems({**BASE, "inbound": {"attachments": {"max_file_mb": 0}}})
     assert len(found) == 1 and found[0].startswith("inbound.attachments.max_file_mb: ")
+
+
+def test_address_only_mediator_authentication_is_warned_about_by_check_config(tmp_path: Path):
+    config = tmp_path / "config.toml"
+    example = EXAMPLE.read_text(encoding="utf-8")
+    config.write_text(example.replace('mediator_authentication = "dkim"',
+                                      'mediator_authentication = "address-only"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "mediate.cli", "check-config", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'warning: inbound.mediator_authentication is "address-only"' in result.stdout
+    assert load(EXAMPLE, environ={}).inbound.mediator_authentication == "dkim"  # the default
+    assert "mediator_authentication" in example and "open_per_hour" in example
+    assert "address-only" not in subprocess.run(
+        [sys.executable, "-m", "mediate.cli", "check-config", "--config", str(EXAMPLE)],
+        capture_output=True, text=True, timeout=60).stdout
+
+
+def test_mediator_authentication_takes_only_the_two_known_ways():
+    found = problems({**BASE, "inbound": {"mediator_authentication": "trust-me"}})
+    assert len(found) == 1 and found[0].startswith("inbound.mediator_authentication:")

@@ -99,6 +99,9 @@ async def test_kill_9_during_a_burst_loses_and_doubles_nothing(tmp_path, sink):
         assert set(session.exec(select(OutgoingMail.status)).all()) == {"sent"}
     engine.dispose()
     assert "database is locked" not in serve.output()
+    # Every start warns that the From address alone makes a mediator (serving.write_config).
+    assert all("inbound.mediator_authentication is" in log.read_text(errors="replace")
+               for log in serve.logs)
 
 
 def markers_in(raw: bytes) -> set[str]:

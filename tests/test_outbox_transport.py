@@ -13,7 +13,7 @@ from conftest import MEDIATOR, make_settings
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from serving import free_port
-from support import Sink, self_signed
+from support import DKIM_KEY, Sink, self_signed
 
 from mailgate.settings import OutboundSettings
 from mailgate.transports import Envelope, SmtpTransport
@@ -115,7 +115,7 @@ async def test_outgoing_copies_carry_a_dkim_signature_that_verifies(tmp_path, da
         "transport": "smtp", "host": "127.0.0.1", "port": sink.port,
         "dkim": {"enabled": True, "selector": "s1", "private_key": "dkim.pem"},
     })
-    service = Service.build(settings)
+    service = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await service.start()
     try:
         casework.open_case(settings, title="House", mediator_email=MEDIATOR,

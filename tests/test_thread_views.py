@@ -79,8 +79,8 @@ async def test_one_case_is_one_thread_and_each_private_line_its_own_in_every_cli
     await reply(service, MEDIATOR, address[MEDIATOR], "#status")
     await reply(service, ANNA, private_line(service, ANNA), "Privately: I am tired.")
     anna_private = sink.to(MEDIATOR)[-1]
-    await reply(service, MEDIATOR, private_line(service, ANNA), "Understood, take your time.",
-                in_reply_to=anna_private.message["Message-ID"])
+    await reply(service, MEDIATOR, anna_private.message["Reply-To"],  # their own line to Anna
+                "Understood, take your time.", in_reply_to=anna_private.message["Message-ID"])
     await reply(service, CEES, private_line(service, CEES), "Privately: a question.")
 
     def box(address_):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import audit
+from threads import audit, quarantine
 from threads.addresses import new_token, normalize_address
 from threads.cases import mediator_of, parties_of
 from threads.commands import (
@@ -164,7 +164,7 @@ def add(session: Session, case: Case, mediator: Participant, command: Command,
     def run():  # noqa: ANN202
         party = Participant(case_id=case.id, role="party", name=spec.name, email=spec.email,
                             language=case.language, token=new_token(),
-                            private_token=new_token())
+                            private_token=new_token(), mediator_token=new_token())
         session.add(party)
         session.flush()
         audit.record(session, case, "participant-added", actor=mediator.name, name=spec.name)
@@ -415,6 +415,7 @@ def overview(session: Session, case: Case) -> dict:
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
                   "wrong_sender": bool(m.hold_reason)} for m in held],
         "minutes": logged_minutes(session, case),
+        "quarantined_count": quarantine.count(session, case),
         "quarantined": [
             {"at": row.received_at, "reason": (row.reason or "")[:160]}
             for row in session.exec(

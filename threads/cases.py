@@ -173,6 +173,7 @@ def open_case(
         Participant(
             case_id=case.id, role="party", relation=p.relation, name=p.name, email=p.email,
             language=language, token=new_token(), private_token=new_token(),
+            mediator_token=new_token(),
         )
         for p in parties
     ]

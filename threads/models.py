@@ -7,6 +7,7 @@ outgoing copies it causes (DESIGN.md, "One reply, end to end").
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON as SAJSON
@@ -51,6 +52,9 @@ class Participant(SQLModel, table=True):
     # A party's private line to the mediator: mail from the mediator to this address reaches
     # only this party, and the party's private messages reach the mediator from it.
     private_token: str | None = Field(default=None, index=True, unique=True, max_length=40)
+    # The mediator's own line to this party: only ever in mail sent to the mediator, so mail
+    # arriving there can be the mediator's (threads.rules); the party's line never can.
+    mediator_token: str | None = Field(default=None, index=True, unique=True, max_length=40)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     registered_at: datetime | None = None
@@ -70,6 +74,16 @@ class Participant(SQLModel, table=True):
     link_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
+class InboundStatus(StrEnum):
+    """What became of an inbound mail. A StrEnum: stored and compared as the plain string."""
+
+    PENDING = "pending"  # stored, not yet decided
+    PROCESSED = "processed"  # decided: something was stored, held, sent or answered
+    DUPLICATE = "duplicate"  # the same mail (Message-ID and body) was decided before
+    QUARANTINED = "quarantined"  # could not be processed: kept, listed, retried by hand
+    IGNORED = "ignored"  # read and deliberately left (bounce of nothing, stranger, ...)
+
+
 class InboundMail(SQLModel, table=True):
     """Raw mail exactly as received, stored before the SMTP server answers 250."""
 
@@ -82,8 +96,7 @@ class InboundMail(SQLModel, table=True):
     sha256: str = Field(max_length=64, index=True)
     message_id: str | None = Field(default=None, max_length=500)
     source: str = Field(default="smtp", max_length=10)  # smtp | lmtp | imap | cli
-    status: str = Field(default="pending", max_length=20, index=True)
-    # pending | processed | duplicate | quarantined | ignored
+    status: str = Field(default=InboundStatus.PENDING, max_length=20, index=True)
     classification: str | None = Field(default=None, max_length=30)
     reason: str | None = Field(default=None, max_length=2000)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
@@ -147,6 +160,16 @@ class OutgoingMail(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class MailDecision(SQLModel, table=True):
+    """One mail decided for one case (or for the open address): the key is a hash of its
+    Message-ID, its body and the case. Inserted with the decision, so a redelivered mail, or
+    the same mail to several of a case's addresses, is carried out once."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    inbound_id: int | None = Field(default=None, foreign_key="inboundmail.id")
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class AuditEvent(SQLModel, table=True):

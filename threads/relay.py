@@ -7,6 +7,8 @@
   alone; nothing there ever reaches another party.
 - A message from an address that is not the participant's is held, never relayed.
 - A closed case accepts only the mediator's commands; anyone else is told it is closed.
+
+Which of these applies to a mail is decided by threads.rules; this module carries it out.
 """
 
 from __future__ import annotations
@@ -48,59 +50,6 @@ class Contribution:
     counterpart: Participant | None = None  # private: the party whose line this is
     max_participants: int = 30
     files: list[attachments.IncomingFile] = field(default_factory=list)
-
-
-def receive(
-    session: Session, case: Case, author: Participant, contribution: Contribution
-) -> list[Notice] | None:
-    """Decide what happens to one contribution; None when it was already received before."""
-    notices = _decide(session, case, author, contribution)
-    if notices is not None and contribution.sender_matches:
-        participant_wrote(session, case, author)
-    refused = attachments.held_back(contribution.files)
-    if notices and refused and contribution.sender_matches:
-        # The author hears which files did not travel, and why; the mediator sees it too.
-        notices.append(Notice("files-held", case, author, author=mediator_of(session, case),
-                              answers=contribution.message_id,
-                              context={"files": refused}))
-    return notices
-
-
-def _decide(
-    session: Session, case: Case, author: Participant, contribution: Contribution
-) -> list[Notice] | None:
-    if contribution.dedupe_key and session.exec(
-        select(Message.id).where(
-            Message.author_id == author.id, Message.dedupe_key == contribution.dedupe_key
-        )
-    ).first():
-        return None
-    if not contribution.sender_matches:
-        return hold(session, case, author, contribution, WRONG_SENDER)
-    author.last_message_at = utcnow()
-    session.add(author)
-    if author.role == "mediator" and contribution.hold_reason:
-        return [Notice("command-reply", case, author, author=author,
-                       answers=contribution.message_id,
-                       context={"lines": [], "errors": [commands.phrase("no-token")]})]
-    if author.role == "mediator":
-        return _from_mediator(session, case, author, contribution)
-    if case.status == "closed":
-        if sent_recently(session, "case-closed", author.email, 24, case):
-            return []
-        return [Notice("case-closed", case, author, author=mediator_of(session, case),
-                       answers=contribution.message_id)]
-    if contribution.hold_reason:
-        return hold(session, case, author, contribution, contribution.hold_reason)
-    if asks_for_links(contribution.text):
-        from threads.links import resend_links
-
-        return resend_links(session, case, author)
-    if contribution.channel == "private":
-        return _private_from_party(session, case, author, contribution)
-    if case.moderation == "open":
-        return _open(session, case, author, contribution)
-    return hold(session, case, author, contribution, None)
 
 
 _LINK_WORDS = {"link", "links", "new link", "new links", "nieuwe link", "nieuwe links",

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from threads.addresses import normalize_address
+
 Language = Literal["nl", "en"]
 Moderation = Literal["review", "open"]
 
@@ -58,8 +60,6 @@ class MediatorSettings(Section):
     @field_validator("email")
     @classmethod
     def _address(cls, value: str) -> str:
-        from threads.addresses import normalize_address
-
         return normalize_address(value)
 
 

@@ -1,4 +1,5 @@
-"""The Starlette application: routes, the link check every page starts with, and /healthz.
+"""What every page shares: the context, the link check every page starts with, and /healthz.
+The routes are put together in mediate.web.routes.
 
 Handlers are async; their database work runs in a worker thread inside one transaction
 (``WebContext.run``). A link that cannot be used (tampered, expired, revoked, meant for another
@@ -15,12 +16,10 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlmodel import Session
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from mailgate.compose import Composer
 from mediate.web import csrf
@@ -169,22 +168,3 @@ async def not_found(request: Request, exc: HTTPException) -> Response:
 
 def respond(request: Request, result: Page | Redirect) -> Response:
     return request.app.state.ctx.renderer.respond(request, result)
-
-
-def create_app(ctx: WebContext) -> Starlette:
-    from mediate.web import intake_pages, pages
-
-    routes = [
-        Route("/healthz", healthz),
-        Route("/export/{token}", export_download),
-        Route("/register/{token}", pages.register, methods=["GET", "POST"]),
-        Route("/intake/{token}", intake_pages.intake, methods=["GET", "POST"]),
-        Route("/agreement/{token}", pages.agreement, methods=["GET", "POST"]),
-    ]
-    app = Starlette(
-        routes=routes,
-        exception_handlers={LinkError: link_problem, HTTPException: not_found},
-    )
-    app.state.ctx = ctx
-    return app
-

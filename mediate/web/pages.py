@@ -17,6 +17,7 @@ from starlette.responses import Response
 from mediate.web.app import WebContext, csrf_failed, form_of, language_of_link, respond
 from mediate.web.render import Page, Redirect
 from threads.agreement import AgreementChanged, sha256, signing_problems
+from threads.cases import mediator_of
 from threads.links import Opened
 from threads.models import Participant, Signature
 
@@ -50,8 +51,6 @@ def steps(ctx: WebContext, session: Session, opened: Opened) -> list[dict]:
 
 
 def base(ctx: WebContext, session: Session, opened: Opened) -> dict:
-    from threads.cases import mediator_of
-
     return {"case": opened.case, "party": opened.participant,
             "mediator": mediator_of(session, opened.case),
             "steps": steps(ctx, session, opened)}

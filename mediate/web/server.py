@@ -18,8 +18,9 @@ from sqlalchemy import Engine
 
 from mailgate.compose import Composer
 from mediate.config import ConfigError, Settings
-from mediate.web.app import WebContext, create_app
+from mediate.web.app import WebContext
 from mediate.web.render import Renderer
+from mediate.web.routes import create_app
 from threads.agreement import Agreements
 from threads.intake import Form, FormError
 from threads.intake_loader import load_forms
