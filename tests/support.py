@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+
 class TestDkim:
     """A DKIM key made for this test run, and the DNS that publishes it (RFC 6376 section 3.6):
     the mediator's mail domain signs, and the pipeline looks the key up through ``dns``."""

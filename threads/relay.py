@@ -23,7 +23,6 @@ from sqlmodel import Session, col, select
 
 from threads import attachments, audit, commands, suggestions
 from threads.cases import mediator_of, parties_of
-from threads.delivery import participant_wrote
 from threads.models import Case, Message, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
 

@@ -36,8 +36,8 @@ from threads import attachments, audit
 from threads.addresses import Recipient, RecipientKind
 from threads.attachments import IncomingFile
 from threads.cases import find_mediator, lock_case, mediator_of
-from threads.intake import Form
 from threads.delivery import copy_failed, participant_wrote
+from threads.intake import Form
 from threads.links import resend_links
 from threads.models import (
     AuditEvent,

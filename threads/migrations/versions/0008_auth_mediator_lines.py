@@ -1,7 +1,7 @@
 """the mediator's own private line to each party; mail decided once
 
 Revision ID: auth_mediator_lines
-Revises: 0007
+Revises: relay_bounce_episodes
 
 A party's private line (``private_token``) was also the address the mediator wrote to the
 party from, so a party knew the one address at which mail was taken as the mediator's. The
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = 'auth_mediator_lines'
-down_revision: Union[str, Sequence[str], None] = '0007'
+down_revision: Union[str, Sequence[str], None] = 'relay_bounce_episodes'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
