@@ -26,7 +26,7 @@ from mailgate.parse import ParsedMail
 from threads import audit
 from threads.addresses import Recipient, resolve
 from threads.attachments import IncomingFile
-from threads.cases import lock_case
+from threads.cases import lock_case, mediator_of
 from threads.claims import claim
 from threads.crypto import AtRestKey, seal, unseal
 from threads.db import read_scope, session_scope
@@ -76,6 +76,7 @@ class Pipeline:
     at_rest: AtRestKey | None = None  # privacy.encryption_key: raw mail is stored sealed
     trusted_authserv_id: str = ""  # inbound.trusted_authserv_id (mailgate.authentication)
     intake_forms: set[str] | None = None  # the names an ``intake:`` line may choose
+    analysis_seconds: float = 10.0  # inbound.analysis_seconds: past it a mail is quarantined
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
@@ -144,7 +145,10 @@ class Pipeline:
                 if row is not None and row.status == "pending" else None
         if raw is None:
             return None
-        return analyse(raw, self.context, self.policy), body_hash(raw)
+        return self._analysis(raw), body_hash(raw)
+
+    def _analysis(self, raw: bytes) -> Analysis:
+        return analyse(raw, self.context, self.policy, seconds=self.analysis_seconds)
 
     def _process(
         self, session: Session, inbound_id: int, read: tuple[Analysis, str] | None = None
@@ -158,7 +162,7 @@ class Pipeline:
             return
         if read is None:
             raw = unseal(row.raw, self.at_rest)
-            read = analyse(raw, self.context, self.policy), body_hash(raw)
+            read = self._analysis(raw), body_hash(raw)
         analysis, digest = read
         row.classification = analysis.verdict.kind
         row.attempts += 1
@@ -168,12 +172,30 @@ class Pipeline:
                       for r in row.rcpt_tos]
         if analysis.verdict.kind == "malformed":
             self._finish(row, "quarantined", analysis.verdict.reason, recipients)
+            if analysis.too_slow:
+                self._tell_quarantined(session, row, analysis, recipients)
             return
         outcomes = [self._route(session, row, analysis, r, digest) for r in recipients]
         status = "processed" if "processed" in outcomes else (outcomes or ["ignored"])[0]
         reason = "; ".join(analysis.reasons) or analysis.verdict.reason
         self._finish(row, status, reason, recipients)
         session.add(row)
+
+    def _tell_quarantined(self, session: Session, row: InboundMail, analysis: Analysis,
+                          recipients: list[Recipient]) -> None:
+        """A party's mail that could not be read within the time budget: it waits in the
+        quarantine, and the case's mediator hears of it (a stranger's does not reach them)."""
+        for recipient in recipients:
+            if recipient.case is None or recipient.kind != "participant":
+                continue
+            found = route(session, recipient, analysis.sender, [])
+            if found.author is None or not found.sender_matches \
+                    or found.author.role == "mediator":
+                continue
+            case = recipient.case
+            self.composer.enqueue(session, [Notice(
+                "quarantined", case, mediator_of(session, case), author=found.author,
+                context={"seconds": f"{self.analysis_seconds:g}", "inbound": row.id})])
 
     @staticmethod
     def _finish(row: InboundMail, status: str, reason: str, recipients: list[Recipient]) -> None:
@@ -219,8 +241,10 @@ class Pipeline:
             return "ignored"
         if author is None:
             return self._stranger(session, case, parsed)
+        # Quoted history only: the mediator sees what came, and nothing is passed on.
+        no_new_text = analysis.hold if author.role != "mediator" else None
         contribution = Contribution(
-            text=analysis.text,
+            text=analysis.text or (parsed.text if no_new_text else ""),
             subject=parsed.subject,
             message_id=parsed.message_id,
             refs=parsed.in_reply_to + parsed.references,
@@ -230,7 +254,7 @@ class Pipeline:
             inbound_id=row.id,
             sender_address=parsed.from_address,
             sender_matches=found.sender_matches,
-            hold_reason=found.hold_reason or (  # a DMARC/DKIM failure our MTA reported
+            hold_reason=found.hold_reason or no_new_text or (  # or DMARC/DKIM failed
                 sender_trust(parsed.headers, self.trusted_authserv_id)
                 if found.sender_matches else None),
             channel=found.channel,

@@ -27,6 +27,8 @@ from functools import lru_cache
 
 from mailparser_reply.constants import MAIL_LANGUAGES
 
+from mailgate import budget
+
 _QUOTE_PREFIX = re.compile(r"^[ \t]*((?:>[ \t]?)+)")
 _VERBS = (r"wrote|schreef|het volgende geschreven|schrieb|"
           r"a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|napisał\(a\)|"
@@ -108,16 +110,20 @@ def _library_patterns() -> list[re.Pattern[str]]:
     return patterns
 
 
+_FRAME = "-= \t\r\n\f\v\xa0"
+_VERB_END = re.compile(rf"(?i)(?:{_VERBS})$")
+
+
 def _unframe(text: str) -> str:
     """Zoho writes "---- On ... wrote ----": drop the frame around an attribution."""
-    return re.sub(r"[-=\s]+$", "", re.sub(r"^[-=\s]+", "", text.replace("\xa0", " ")))
+    return text.strip(_FRAME)
 
 
 def _looks_like_attribution(text: str) -> bool:
     text = _unframe(text)
     if not text or len(text) > 400:
         return False
-    if not text.endswith((":", "：")) and not re.search(rf"(?i)(?:{_VERBS})$", text):
+    if not text.endswith((":", "：")) and not _VERB_END.search(text):
         return False
     has_anchor = bool(_EMAIL.search(text) or _DATEISH.search(text) or _OPENER.match(text))
     if _ATTRIBUTION_VERB.search(text) and has_anchor:
@@ -132,7 +138,7 @@ def _attribution_at(lines: list[str], j: int) -> int | None:
     if len(lines[j]) > 400:  # attributions are short; long lines would only cost time
         return None
     last = _unframe(_strip_quote(lines[j]))
-    if not last or not (last.endswith((":", "：")) or re.search(rf"(?i)(?:{_VERBS})$", last)):
+    if not last or not (last.endswith((":", "：")) or _VERB_END.search(last)):
         return None
     start = j if _looks_like_attribution(last) else None
     for back in (1, 2):
@@ -192,11 +198,12 @@ def _cut_signature(lines: list[str]) -> list[str]:
     content = [i for i, x in enumerate(lines) if x.strip()]
     if not content:
         return lines
-    for i in content[1:]:
+    for n, i in enumerate(content[1:], start=1):
+        budget.check()
         line = lines[i]
-        after = [k for k in content if k > i]
-        if (_DASH_SIG.match(line) and len(after) <= 15) or (
-                _MOBILE.match(line) and len(after) <= 3 and _short_footer(line)):
+        after = len(content) - n - 1  # non-empty lines below (counted, not listed: linear)
+        if (_DASH_SIG.match(line) and after <= 15) or (
+                _MOBILE.match(line) and after <= 3 and _short_footer(line)):
             # "Met vriendelijke groet, / Kees" usually sits right above the "-- " block or the
             # "Sent from my iPhone" footer: look for that closing in what is left
             lines = lines[:i]
@@ -236,8 +243,7 @@ def _merge_continuations(lines: list[str]) -> list[str]:
 
 def extract_reply(text: str) -> str:
     """The new words of a reply, without quoted history and signature."""
-    original = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = _merge_continuations(original.split("\n"))
+    lines = _merge_continuations(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     commands = 0
     while commands < len(lines) and lines[commands].lstrip().startswith("#"):
         commands += 1
@@ -245,6 +251,7 @@ def extract_reply(text: str) -> str:
     # first header (attribution, Outlook block or separator) outside quoting
     first_header = None
     for i in range(commands, len(lines)):
+        budget.check()
         if _is_quoted(lines[i]):
             continue
         block = _outlook_block_at(lines, i)
@@ -266,8 +273,7 @@ def extract_reply(text: str) -> str:
 
     kept = _cut_signature(_cut_footer(kept))
     result = "\n".join(x.rstrip() for x in kept).strip("\n")
-    if not result.strip():
-        return original.strip()
+    # Nothing new (a reply of quoted history only): say so, never fall back to the whole body.
     return result.strip()
 
 
@@ -281,6 +287,7 @@ def _interleaved(lines: list[str], commands: int) -> list[str]:
     dropped = False  # a quote was removed since the last line of text
     i = 0
     while i < len(lines):
+        budget.check()
         line = lines[i]
         if _is_quoted(line):
             dropped = True

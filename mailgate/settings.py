@@ -66,6 +66,9 @@ class InboundSettings(Section):
     # The authserv-id (RFC 8601) of the server whose Authentication-Results header we trust:
     # a DMARC or DKIM failure it reports holds the message for the mediator. Empty: not used.
     trusted_authserv_id: str = ""
+    # The time one mail's analysis may take; past it the mail is quarantined with the reason
+    # (mailgate.budget), so that no mail can hold up the ones after it.
+    analysis_seconds: float = Field(default=10.0, gt=0)
 
 
 class DkimSettings(Section):

@@ -66,7 +66,7 @@ def _dsn_blocks(part: Message) -> list[Message]:
 def _address_of(value: str | None) -> str | None:
     if not value:
         return None
-    value = re.sub(r"\s+", " ", str(value)).strip()
+    value = re.sub(r"\s+", " ", str(value)[:998]).strip()
     addr = value.split(";", 1)[1] if ";" in value else value
     addr = addr.strip().strip("<>").strip()
     match = re.search(r"[^\s<>\"';,()]+@[^\s<>\"';,()]+", addr)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from mailgate import budget
+
 _SUBJECT = re.compile(
     r"(?i)(undeliver|undelivered mail|returned mail|delivery status notification \((failure|delay)|"
     r"mail delivery failed|delivery failure|failure notice|delivery has failed|"
@@ -135,8 +137,10 @@ def _notice_part(text: str) -> str:
 
 def failed_addresses(text: str, exclude: set[str]) -> list[str]:
     """Addresses the notice names as failed, in order of appearance, without service senders."""
-    found: list[str] = []
+    found: dict[str, None] = {}  # (a dict: the membership test stays cheap)
     for line in _notice_part(text).splitlines():
+        budget.check()
+        line = line[:998]  # RFC 5322's line limit; longer ones would make the search quadratic
         if _ID_LINE.search(line):
             continue  # Message-IDs and queue ids look like addresses
         for match in _ADDRESS.finditer(line):
@@ -145,9 +149,11 @@ def failed_addresses(text: str, exclude: set[str]) -> list[str]:
             if addr in exclude or addr in found or _SERVICE_LOCAL.match(local) \
                     or re.fullmatch(r"[\d.a-f-]{12,}", local):
                 continue
-            found.append(addr)
+            found[addr] = None
     if not found:  # the notice names no one: the failed recipient is in the returned headers
         for match in re.finditer(r"(?im)^[ \t]*to:[ \t]*(.+)$", text):
-            found += [a.lower() for a in _ADDRESS.findall(match.group(1))
-                      if a.lower() not in exclude]
-    return list(dict.fromkeys(found))[:10]
+            found.update((a.lower(), None) for a in _ADDRESS.findall(match.group(1))
+                         if a.lower() not in exclude)
+            if len(found) >= 10:
+                break
+    return list(found)[:10]
