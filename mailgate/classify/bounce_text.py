@@ -22,6 +22,11 @@ _SUBJECT = re.compile(
     r"rejected:|message rejected|nondeliverable|non-deliverable|permanent error|"
     r"delivery report|notification d'état de remise|sorry, your message|bounce|"
     r"error sending|error delivering|delivery error|mail error|failed delivery|"
+    r"mail delivery warning|delivery warning|non-delivery|ndr\b|"
+    r"échec de (la )?(remise|distribution)|non distribuable|impossible de remettre|"
+    r"message non (remis|délivré|distribué)|niet afgeleverd|kan niet worden afgeleverd|"
+    r"onbezorgbaar|zustellung fehlgeschlagen|no se pudo entregar|no entregado|"
+    r"mancata consegna|impossibile recapitare|não entregue|ej levererat|ikke leveret|"
     r"メールエラー|配信エラー|未配達|не доставлено|недоставлен)")
 _REPLY_PREFIX = re.compile(r"(?i)^\s*(re|aw|antw|sv|vs|fwd?|doorst|wg|tr)\s*:")
 
@@ -70,6 +75,47 @@ _ID_LINE = re.compile(r"(?i)message-id|in-reply-to|references|\bid[: ]|queue|"
                       r"^\s*(mail from|from|sender|return-path|reply-to|envelope-from|cc)\s*:")
 _SERVICE_LOCAL = re.compile(r"(?i)^(mailer-daemon|mail-daemon|noreply|no-reply|root|"
                             r"double-bounce|mail-delivery|maildelivery)$")
+
+
+# What a delivery report says, in the languages Dutch and European mail servers write. A person
+# may write one of these too, so a phrase counts only with an SMTP status code beside it or
+# with another sign of machine-made mail.
+_NDR_PHRASE = re.compile(
+    r"(?i)could not be delivered|couldn't be delivered|was not delivered|delivery has failed|"
+    r"delivery (to the following recipients?|failed|to these recipients)|"
+    r"permanent fatal errors|undeliverable|unable to deliver|i'm afraid i wasn't able to deliver|"
+    r"this is the mail system at|this is the qmail-send program|message delivery failed|"
+    r"did not reach (some or all of )?the intended recipient|remote server returned|"
+    r"diagnostic information for administrators|returned to sender|"
+    r"has not yet been delivered|delivery (has been )?delayed|delivery is delayed|"
+    r"kon niet (worden )?(bezorgd|afgeleverd)|is niet (bezorgd|afgeleverd)|onbestelbaar|"
+    r"bezorging (is )?mislukt|de bezorging|niet worden bezorgd|"
+    r"konnte nicht zugestellt werden|unzustellbar|nicht zugestellt|"
+    r"n'a pas pu être (remis|distribué|délivré)|non remis|échec de (la )?remise|"
+    r"impossible de (remettre|distribuer)|"
+    r"no se (ha )?pudo entregar|no pudo ser entregado|"
+    r"non è stato possibile (recapitare|consegnare)|impossibile recapitare|"
+    r"não foi possível entregar|kunde inte levereras|kunne ikke leveres")
+_STATUS = re.compile(r"(?<![\d.])[45]\.\d{1,3}\.\d{1,3}(?![\d.])|"
+                     r"(?:^|[\s:(#\[])[45][0-5]\d[ -](?:[45]\.\d|[a-z])", re.MULTILINE)
+# A warning that delivery is still being tried, or a full mailbox: the address may work later.
+_SOFT = re.compile(r"(?i)delivery warning|delayed|delay|will (be )?retr(y|ied)|still trying|"
+                   r"has not yet been delivered|mailbox (is )?full|over quota|quota exceeded|"
+                   r"vertraagd|nog niet (bezorgd|afgeleverd)|postvak (is )?vol|verzögert|"
+                   r"retardée?|en retard")
+
+
+def ndr_wording(text: str) -> tuple[bool, bool]:
+    """(the notice speaks as a delivery report does, an SMTP status code stands in it); read
+    from the notice only (its first 20,000 characters, before the returned original)."""
+    head = _notice_part(text[:20000])
+    return bool(_NDR_PHRASE.search(head)), bool(_STATUS.search(head))
+
+
+def says_soft(subject: str, text: str) -> bool:
+    """A delay warning or a full mailbox, by its subject or the notice's first lines."""
+    return bool(_SOFT.search(subject or "")) or bool(
+        _SOFT.search(_notice_part(text[:3000])[:1500]) and not _HARD_REASON.search(text[:3000]))
 
 
 def is_bounce_subject(subject: str, forwarded: bool = False) -> bool:
