@@ -20,7 +20,7 @@ from mailgate import budget
 from mailgate.attachments import AttachmentPolicy, screen_attachments
 from mailgate.classify import ClassifyContext, Verdict, classify
 from mailgate.parse import Attachment, MalformedMail, ParsedMail, parse_mail, sender_of
-from mailgate.reply_text import extract_reply
+from mailgate.reply_text import extract_reply, scrub
 
 NO_NEW_TEXT = "no-new-text"  # hold reason: the reply holds only quoted history
 
@@ -78,6 +78,7 @@ def _analyse(raw: bytes, ctx: ClassifyContext, policy: AttachmentPolicy,
         reasons.append("no usable From address")
     screened = screen_attachments(parsed.attachments, policy)
     text = extract_reply(parsed.text) if parsed.text.strip() else ""
+    text = scrub(text, [parsed.from_address or ""], ctx.own_domain)
     files = any(ok for _, ok, _ in screened)
     if not text and parsed.text.strip() and not files:
         relay, hold = False, NO_NEW_TEXT

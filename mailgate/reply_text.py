@@ -84,11 +84,24 @@ _CLOSING = re.compile(
     r"(med )?venlig hilsen|(med )?vennlig hilsen|hilsen|mvh|kh|vh|"
     r"(med )?vänliga hälsningar|hälsningar|bästa hälsningar|"
     r"pozdrawiam|z poważaniem|z powazaniem|s pozdravem|ystävällisin terveisin|terveisin)"
-    r"[ \t,.!]*$")
-_SLASH_NAME = re.compile(r"^[ \t]*/\w[\w.-]*( \w[\w.-]*)?[ \t]*$")  # Swedish "/John"
+    r"[ \t,.!]*(?:[ \t,-]+[A-ZÀ-Ý][\w.'-]*(?:[ \t]+[\w.'-]+){0,2}[ \t.!]*)?$")
+# "Groetjes, Sanne" / "Thanks, Alex": the name is on the closing's own line.
+_CLOSING_WITH_NAME = re.compile(r"^[^,]+,[ \t]*[A-ZÀ-Ý]")
+# Swedish "/John": a signature mark, not a closing ("-Name" stays: it is how some sign off)
+_SIGNED_NAME = re.compile(r"^[ \t]*/[ \t]?\w[\w.-]*( \w[\w.-]*)?[ \t]*$")
 _LIST_FOOTER = re.compile(r"(?i)^\S.* mailing list\s*$|/listinfo/|/mailman/|"
                           r"^to unsubscribe from this (group|list)")
-_CONTACT = re.compile(r"(?i)@|https?://|www\.|\+?\d[\d ()./-]{7,}\d|\b(tel|mob|fax|t|m|e)\s*[:.]")
+_CONTACT = re.compile(r"(?i)@|https?://|www\.|\+?\d[\d ()./-]{7,}\d|"
+                      r"^[ \t]*(tel|telefoon|phone|mob|mobiel|mobile|fax|t|m|e|w|kvk|iban)\b\.?\s*[:.]")
+_PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d[\d ()./-]{7,}\d(?!\w)")
+_DISCLAIMER = re.compile(
+    r"(?i)disclaimer|vertrouwelijk|confidential|uitsluitend bestemd|intended (solely |only )?for|"
+    r"intended recipient|niet de (beoogde )?geadresseerde|aansprakelijk|liability|privileged|"
+    r"dit (e-?mail)?bericht (is|kan|en)|this (e-?mail|message) (and any|is|may|contains)|"
+    r"gelieve (dit bericht|de afzender)|please notify the sender|kvk[- ]?(nummer|nr)")
+_POSTSCRIPT = re.compile(r"(?i)^[ \t]*p\.?\s?s\.?\b")
+# A name under a closing: one to four words, no digits, no address, no sentence.
+_NAME = re.compile(r"^[ \t]*[^\W\d_][\w.'-]*(?:[ \t]+[\w.'-]+){0,3}[ \t]*$")
 
 
 def _strip_quote(line: str) -> str:
@@ -194,7 +207,9 @@ def _cut_footer(lines: list[str]) -> list[str]:
 
 
 def _cut_signature(lines: list[str]) -> list[str]:
-    """Drop the signature: "-- " or a mobile footer, then a closing with the lines below it."""
+    """Drop the signature, keep the courtesy: "-- " or a mobile footer goes with all below it;
+    below a closing ("Groetjes," / "Sanne") the name stays and the contact block, function
+    and disclaimer go. Without a closing, a last paragraph of contact details goes too."""
     content = [i for i, x in enumerate(lines) if x.strip()]
     if not content:
         return lines
@@ -204,23 +219,69 @@ def _cut_signature(lines: list[str]) -> list[str]:
         after = len(content) - n - 1  # non-empty lines below (counted, not listed: linear)
         if (_DASH_SIG.match(line) and after <= 15) or (
                 _MOBILE.match(line) and after <= 3 and _short_footer(line)):
-            # "Met vriendelijke groet, / Kees" usually sits right above the "-- " block or the
-            # "Sent from my iPhone" footer: look for that closing in what is left
             lines = lines[:i]
             content = [k for k in content if k < i]
             break
+    if not content:
+        return lines
     last = content[-1]
-    if len(content) > 1 and _SLASH_NAME.match(lines[last]):
+    if len(content) > 1 and _SIGNED_NAME.match(lines[last]) and not lines[last - 1].strip():
         return lines[:last]
-    for i in reversed(content[1:]):
-        if last - i > 8:
+    for n in range(len(content) - 1, 0, -1):
+        i = content[n]
+        if last - i > 25:
             break
         if _CLOSING.match(lines[i]):
-            tail = [lines[k] for k in content if k > i]
-            if len(tail) <= 6 and all(len(x.strip()) <= 60 for x in tail):
-                return lines[:i]
+            keep = i
+            if n + 1 < len(content) and _NAME.match(lines[content[n + 1]]) \
+                    and not _CLOSING_WITH_NAME.match(lines[i]):
+                keep = content[n + 1]
+            tail = [lines[k] for k in content if k > keep]
+            if tail and _is_signature_block(tail):
+                return lines[:keep + 1]
             break
+    return _cut_contact_paragraph(lines)
+
+
+def _is_signature_block(tail: list[str]) -> bool:
+    """What follows a closing and a name: short lines (function, company, contact details) and
+    disclaimers; not a P.S. or more of the letter."""
+    if any(_POSTSCRIPT.match(x) for x in tail):
+        return False
+    short = all(len(x.strip()) <= 80 or _DISCLAIMER.search(x) for x in tail)
+    contact = any(_CONTACT.search(x) or _DISCLAIMER.search(x) for x in tail)
+    return short and (len(tail) <= 6 or (contact and len(tail) <= 25))
+
+
+def _cut_contact_paragraph(lines: list[str]) -> list[str]:
+    """A last paragraph of two to eight short lines, at least two of them contact details
+    (phone, e-mail, web address): a signature without a closing above it."""
+    end = len(lines)
+    while end > 0 and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start > 0 and lines[start - 1].strip() and end - start < 9:
+        start -= 1
+    block = lines[start:end]
+    if start == 0 or not 2 <= len(block) <= 8 or any(len(x.strip()) > 80 for x in block):
+        return lines
+    if sum(1 for x in block if _CONTACT.search(x)) >= 2:
+        return lines[:start]
     return lines
+
+
+REMOVED = "[…]"
+
+
+def scrub(text: str, own_addresses: list[str], domain: str) -> str:
+    """The relayed text never carries the author's own addresses or a personal reply address
+    of ours (`case+token@domain`): a quote or signature that slipped through would hand the
+    others a way to write as, or to, this party."""
+    token = re.compile(rf"[\w.-]*\+[\w-]+@{re.escape(domain)}\b", re.IGNORECASE)
+    text = token.sub(REMOVED, text)
+    for address in filter(None, own_addresses):
+        text = re.sub(re.escape(address), REMOVED, text, flags=re.IGNORECASE)
+    return text
 
 
 def _short_footer(line: str) -> bool:
