@@ -92,8 +92,8 @@ _SIGNED_NAME = re.compile(r"^[ \t]*/[ \t]?\w[\w.-]*( \w[\w.-]*)?[ \t]*$")
 _LIST_FOOTER = re.compile(r"(?i)^\S.* mailing list\s*$|/listinfo/|/mailman/|"
                           r"^to unsubscribe from this (group|list)")
 _CONTACT = re.compile(r"(?i)@|https?://|www\.|\+?\d[\d ()./-]{7,}\d|"
-                      r"^[ \t]*(tel|telefoon|phone|mob|mobiel|mobile|fax|t|m|e|w|kvk|iban)\b\.?\s*[:.]")
-_PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d[\d ()./-]{7,}\d(?!\w)")
+                      r"^[ \t]*(tel|telefoon|phone|mob|mobiel|mobile|fax|t|m|e|w|kvk|iban)"
+                      r"\b\.?\s*[:.]")
 _DISCLAIMER = re.compile(
     r"(?i)disclaimer|vertrouwelijk|confidential|uitsluitend bestemd|intended (solely |only )?for|"
     r"intended recipient|niet de (beoogde )?geadresseerde|aansprakelijk|liability|privileged|"
