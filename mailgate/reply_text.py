@@ -29,7 +29,8 @@ from mailparser_reply.constants import MAIL_LANGUAGES
 
 from mailgate import budget
 
-_QUOTE_PREFIX = re.compile(r"^[ \t]*((?:>[ \t]?)+)")
+# ">" (RFC 3676) and "|" (Gmail's and some webmails' older quoting)
+_QUOTE_PREFIX = re.compile(r"^[ \t]*((?:[>|][ \t]?)+)")
 _VERBS = (r"wrote|schreef|het volgende geschreven|schrieb|"
           r"a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|napisał\(a\)|"
           r"napisała|napisał|napsal\(a\)|napsal|írta|kirjoitti|пишет|написал\(а\)|написала|"
@@ -52,7 +53,14 @@ _SEPARATOR = re.compile(
     r"original besked|opprinnelig melding|originalnachricht|originalmeddelande|"
     r"original message|message original|oorspronkelijk|doorgestuurd bericht|"
     r"forwarded message|weitergeleitete nachricht|message transféré|mensaje reenviado|"
-    rf"messaggio inoltrato|mensagem encaminhada)[ \t]*[{_DASHES}]*[ \t]*$")
+    rf"messaggio inoltrato|mensagem encaminhada)[ \t]*[{_DASHES}]*[ \t]*"
+    # format=flowed decoding can join the next line, "Van: ..." or "From: ...", onto it
+    r"(?:$|[*_]{0,2}[^\W\d][\w-]{0,20}[*_]{0,2}[ \t]*:)")
+# Gmail's older attribution has no colon and no verb: "2013/7/20 Name <addr>"
+_DATED_ADDRESS = re.compile(
+    r"^\d{4}[/.-]\d{1,2}[/.-]\d{1,2}"
+    r"(?:[ \t]+\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]*GMT[+-]\d{1,2}:?\d{2})?)?"
+    r"[ \t]+[^<>]{0,80}<[^<>\s]+@[^<>\s]+>[ \t]*:?$")
 _RULE = re.compile(rf"^[ \t]*[{_DASHES}]{{2,}}[ \t]*$")
 _PREAMBLE = re.compile(r"^[ \t]*\w[\w ]{0,25}[ \t]?:[ \t].{0,40}\d{1,2}[:.]\d{2}.{0,20}$")
 _UNDERSCORES = re.compile(r"^[ \t]*(_{20,}|-{20,})[ \t]*$")
@@ -151,10 +159,12 @@ def _attribution_at(lines: list[str], j: int) -> int | None:
     if len(lines[j]) > 400:  # attributions are short; long lines would only cost time
         return None
     last = _unframe(_strip_quote(lines[j]))
+    if _DATED_ADDRESS.match(last):
+        return j
     if not last or not (last.endswith((":", "：")) or _VERB_END.search(last)):
         return None
     start = j if _looks_like_attribution(last) else None
-    for back in (1, 2):
+    for back in (1, 2, 3):
         k = j - back
         first = _strip_quote(lines[k]).strip() if k >= 0 else ""
         if not first or len(first) > 400 or _is_quoted(lines[k]) != _is_quoted(lines[j]):
@@ -327,7 +337,9 @@ def extract_reply(text: str) -> str:
     before = lines[:first_header[0]] if first_header else lines
     new_words = [x for x in before if x.strip() and not _is_quoted(x)]
     top_posted = len(new_words) >= 2 or sum(len(x) for x in new_words) > 40
-    if first_header and new_words and (top_posted or first_header[1] == "block"):
+    if first_header and new_words and (top_posted or first_header[1] == "block") \
+            and not (first_header[1] == "attribution"
+                     and _answers_between_quotes(lines, first_header[0])):
         kept = [x for x in before if not _is_quoted(x)]
     else:
         kept = _interleaved(lines, commands)
@@ -336,6 +348,27 @@ def extract_reply(text: str) -> str:
     result = "\n".join(x.rstrip() for x in kept).strip("\n")
     # Nothing new (a reply of quoted history only): say so, never fall back to the whole body.
     return result.strip()
+
+
+def _answers_between_quotes(lines: list[str], start: int) -> bool:
+    """Below the attribution at `start`: a quote, then the author's own words, then quoted
+    text again. That is an inline answer, whatever stands above the attribution."""
+    seen_quote = answered = False
+    for i in range(start + 1, len(lines)):
+        budget.check()
+        line = lines[i]
+        if _is_quoted(line):
+            if answered:
+                return True
+            seen_quote = True
+        elif line.strip() and seen_quote:
+            if _outlook_block_at(lines, i) is not None or _DASH_SIG.match(line):
+                return False
+            # right under a long quoted line it is that line's end, wrapped by a client
+            # that did not quote the wrap
+            wrapped = _is_quoted(lines[i - 1]) and len(lines[i - 1]) >= 60
+            answered = answered or not wrapped
+    return False
 
 
 def _interleaved(lines: list[str], commands: int) -> list[str]:

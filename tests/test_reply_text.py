@@ -157,3 +157,36 @@ def test_the_authors_address_and_our_reply_tokens_are_never_passed_on() -> None:
     out = scrub(text, ["jan.bos@example.nl"], "mediation.test")
     assert "example.nl" not in out.lower() and "+k3j5h2" not in out
     assert out.count(REMOVED) == 2 and out.endswith("Groet, Jan")
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("oorspronkelijk bericht joined to Van: by format=flowed",
+     "Ja, dat klopt.\n\n----- Oorspronkelijk bericht ----- Van: Maria de Vries <m@x.nl>\n"
+     "Aan: Jan <jan@x.nl>\nVerzonden: dinsdag 3 maart 2026 10:12\nOnderwerp: Voorstel\n\n"
+     "Beste Jan, hier het voorstel.\n"),
+    ("gmail dated attribution with | quoting",
+     "Ja, dat klopt.\n\n2013/7/20 Maria de Vries <maria@x.nl>\n\n| Beste Jan,\n"
+     "| hier het voorstel.\n"),
+    ("gmail dated attribution with > quoting",
+     "Ja, dat klopt.\n\n2013/7/20 Maria de Vries <maria@x.nl>\n\n> Beste Jan,\n"),
+    ("attribution wrapped over four lines with a mailto: line",
+     "Ja, dat klopt.\n\nOp di 3 mrt. 2026 om 10:12 schreef Maria de\nVries <\n"
+     "mailto:maria@x.nl\n>:\n\n> Beste Jan,\n> hier het voorstel.\n"),
+])
+def test_quoted_history_in_the_shapes_clients_send_is_dropped(name: str, text: str) -> None:
+    assert extract_reply(text) == "Ja, dat klopt.", name
+
+
+def test_inline_answers_below_a_long_first_line_are_kept() -> None:
+    text = ("Hallo Maria, ik heb hieronder tussen je tekst door geantwoord, zodat het "
+            "overzichtelijk blijft.\n\nOp di 3 mrt. 2026 om 10:12 schreef Maria <m@x.nl>:\n"
+            "> Kun je dinsdag?\n\nJa, dinsdag kan ik.\n\n> En neem je de papieren mee?\n\n"
+            "Die neem ik mee.\n")
+    out = extract_reply(text)
+    assert "Ja, dinsdag kan ik." in out and out.endswith("Die neem ik mee.")
+    assert "Kun je dinsdag" not in out
+
+
+def test_a_reply_of_quoted_history_only_has_no_new_text() -> None:
+    text = "Op di 3 mrt. 2026 om 10:12 schreef Maria <m@x.nl>:\n> Kun je dinsdag?\n"
+    assert extract_reply(text) == ""
