@@ -34,6 +34,8 @@ _QUOTE_MARKERS = re.compile(
     r"gmail_quote|yahoo_quoted|divRplyFwdMsg|appendonsend|AppleOriginalContents|"
     r"moz-cite-prefix|OutlookMessageHeader|zmail_extra|protonmail_quote|ms-outlook-mobile-reference",
     re.IGNORECASE)
+# Markers of the element that holds the sender's signature.
+_SIGNATURE_MARKERS = re.compile(r"gmail_signature|moz-signature", re.IGNORECASE)
 # Deeper quoting is drawn as this many levels: enough to read, and no way to make a line's
 # prefix grow with the number of unclosed quotes.
 MAX_QUOTE_DEPTH = 8
@@ -144,6 +146,10 @@ class _TextBuilder:
         if tag in _VOID:
             return
         marker = " ".join((attr.get("class", ""), attr.get("id", ""), attr.get("type", "")))
+        if _SIGNATURE_MARKERS.search(marker):
+            # drawn as RFC 3676's "-- " line, so reply_text drops the block as a signature
+            self._newline()
+            self.lines.append("> " * min(self.quote_depth, MAX_QUOTE_DEPTH) + "-- ")
         opens_quote = tag == "blockquote" or bool(_QUOTE_MARKERS.search(marker))
         if tag in _BLOCK or tag in ("blockquote", "li") or opens_quote:
             self._newline()

@@ -106,6 +106,12 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         codecs.lookup(name)
     except LookupError:
         name = "utf-8"
+    if name != "utf-8" and not data.isascii():
+        # Bytes that are valid UTF-8 are UTF-8, whatever the label says (clients label UTF-8
+        # text Big5, Latin-1 or Windows-1252): text in those charsets is almost never valid
+        # UTF-8 by accident, and decoding it as labelled would give mojibake.
+        with contextlib.suppress(UnicodeDecodeError):
+            return data.decode("utf-8")
     if name == "utf-8":
         try:
             return data.decode("utf-8")
