@@ -184,7 +184,8 @@ def sanitise_filename(name: str | None, content_type: str) -> str:
     """A filename safe to show and store: no path, no control characters, at most 150 chars."""
     name = decode_header(name or "")
     name = re.split(r"[\\/]", name)[-1]
-    name = _CONTROL.sub("", name).strip().strip(".").strip()
+    # As Windows would: trailing dots and spaces go ("evil.exe . ." opens as evil.exe)
+    name = _CONTROL.sub("", name).strip().lstrip(".").rstrip(". ").strip()
     if not name:
         import mimetypes
 
