@@ -177,7 +177,10 @@ def sender_of(raw: bytes) -> str | None:
 
 
 def _message_ids(value: str | None) -> list[str]:
-    return _MSG_ID.findall(value or "")
+    value = value or ""
+    if any("\udc80" <= ch <= "\udcff" for ch in value):  # raw UTF-8 (RFC 6532, SMTPUTF8)
+        value = value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    return _MSG_ID.findall(value)
 
 
 def sanitise_filename(name: str | None, content_type: str) -> str:

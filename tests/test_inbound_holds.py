@@ -1,12 +1,13 @@
-"""End to end over real loopback SMTP: what the gateway must never pass on.
+"""End to end over real loopback SMTP: mail at the edges of what the gateway handles.
 
 A reply of quoted history only is held for the mediator as "no new text"; a mail whose
 analysis runs past its time budget is quarantined, its party's mediator is told, and the next
-mail is decided as usual.
+mail is decided as usual; an internationalised (SMTPUTF8) mail is processed like any other.
 """
 
 from __future__ import annotations
 
+import aiosmtplib
 from sqlmodel import Session, select
 from support import compose, smtp_send
 from test_walking_skeleton import ANNA, BRAM, CEES, MEDIATOR, open_case, reply
@@ -51,3 +52,20 @@ async def test_a_mail_past_the_time_budget_is_quarantined_and_the_next_one_relay
     await reply(service, BRAM, address[BRAM], "Goed, dan beginnen we met het huis.")
     [copy] = sink.to(ANNA)
     assert copy.text.startswith("Goed, dan beginnen we met het huis.")
+
+
+async def test_an_internationalised_mail_is_processed_not_quarantined(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    sink.delivered.clear()
+    raw = (f"From: Bram Ünal-Møller <{BRAM}>\r\nTo: {address[BRAM]}\r\n"
+           "Subject: Re: het huis\r\nMessage-ID: <bericht-ü-1@exämple.nl>\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\nDat is goed, ik teken dinsdag.\r\n").encode()
+    await aiosmtplib.send(raw, sender=BRAM, recipients=[address[BRAM]], hostname="127.0.0.1",
+                          port=service.smtp_port, mail_options=["SMTPUTF8"], timeout=10)
+    await service.settle()
+    [copy] = sink.to(ANNA)
+    assert copy.text.startswith("Dat is goed, ik teken dinsdag.")
+    with Session(service.engine) as session:
+        row = session.exec(select(InboundMail)).all()[-1]
+        assert row.status == "processed" and row.message_id == "<bericht-ü-1@exämple.nl>"
