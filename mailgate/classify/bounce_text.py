@@ -38,7 +38,13 @@ _HARD_REASON = re.compile(
     r"invalid (recipient|mailbox|address)|user not found|mailbox not found|"
     r"not listed in|no valid recipients|recipient not found|address not found|"
     r"account (has been )?(disabled|closed|deleted|removed|deactivated)|no longer (active|valid)|"
-    r"user doesn't have|is not a valid|bad destination|non-existent|nonexistent")
+    r"user doesn't have|is not a valid|bad destination|non-existent|nonexistent|"
+    r"could(n't| not) be found|"
+    # the same in the languages Dutch, Belgian and European servers answer in
+    r"(adres|e-mailadres|ontvanger|mailbox|postvak)[^.\n]{0,40}(niet gevonden|bestaat niet)|"
+    r"onbekende? (gebruiker|ontvanger|adres)|adresse inconnue|destinataire inconnu|"
+    r"utilisateur (inconnu|inexistant)|(empfänger|benutzer|postfach) unbekannt|"
+    r"existiert nicht|usuario desconocido|utente sconosciuto|destinatario sconosciuto")
 # A dead host or domain: permanent unless the server itself called it temporary (4.x.x), as
 # DNS failures can be.
 _HOST_UNKNOWN = re.compile(
