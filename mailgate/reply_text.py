@@ -58,6 +58,10 @@ _DATED_ADDRESS = re.compile(
     r"^\d{4}[/.-]\d{1,2}[/.-]\d{1,2}"
     r"(?:[ \t]+\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]*GMT[+-]\d{1,2}:?\d{2})?)?"
     r"[ \t]+[^<>]{0,80}<[^<>\s]+@[^<>\s]+>[ \t]*:?$")
+_FORWARD = re.compile(
+    rf"(?i)^[ \t]*[{_DASHES}]{{2,}}[ \t]*(doorgestuurd bericht|forwarded message|"
+    r"weitergeleitete nachricht|message transféré|mensaje reenviado|messaggio inoltrato|"
+    r"mensagem encaminhada)")
 _RULE = re.compile(rf"^[ \t]*[{_DASHES}]{{2,}}[ \t]*$")
 _PREAMBLE = re.compile(r"^[ \t]*\w[\w ]{0,25}[ \t]?:[ \t].{0,40}\d{1,2}[:.]\d{2}.{0,20}$")
 _UNDERSCORES = re.compile(r"^[ \t]*(_{20,}|-{20,})[ \t]*$")
@@ -208,11 +212,12 @@ def _cut_signature(lines: list[str]) -> list[str]:
     content = [i for i, x in enumerate(lines) if x.strip()]
     if not content:
         return lines
-    for n, i in enumerate(content[1:], start=1):
+    for n, i in enumerate(content):
         budget.check()
         line = lines[i]
         after = len(content) - n - 1  # non-empty lines below (counted, not listed: linear)
-        if (_DASH_SIG.match(line) and after <= 15) or (
+        # (a mobile footer may be all there is: "Sent from my iPhone" above a quote)
+        if (n and _DASH_SIG.match(line) and after <= 15) or (
                 _MOBILE.match(line) and after <= 3 and _short_footer(line)):
             lines = lines[:i]
             content = [k for k in content if k < i]
@@ -359,8 +364,10 @@ def _answers_between_quotes(lines: list[str], start: int) -> bool:
 def _interleaved(lines: list[str], commands: int) -> list[str]:
     """Bottom-posted or inline answers: keep unquoted text, drop quotes and their attributions.
 
-    A header block with nothing above it (a forward without comment, or a client that puts the
-    original's headers first) is skipped so that the text below it is kept.
+    A header block with nothing above it leaves nothing new (a reply that only quotes: what
+    stands below was written before), unless it is announced as a forward ("---------- Forwarded
+    message ---------", "-------- Doorgestuurd bericht --------"): then the text forwarded is
+    what the party chose to share, and it is kept.
     """
     kept: list[str] = []
     dropped = False  # a quote was removed since the last line of text
@@ -378,9 +385,9 @@ def _interleaved(lines: list[str], commands: int) -> list[str]:
         if line.strip():
             dropped = False
         if i >= commands and _outlook_block_at(lines, i) is not None:
-            if any(x.strip() for x in kept):
-                break
-            i = _block_end(lines, i)
+            if any(x.strip() for x in kept) or not _FORWARD.match(line):
+                break  # the history starts here
+            i = _block_end(lines, i)  # a forward without comment: what it passes on is kept
             continue
         if i >= commands and line.strip():
             end = _attribution_end(lines, i)

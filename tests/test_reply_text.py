@@ -128,8 +128,14 @@ def test_a_lone_command_is_not_taken_for_a_signature_or_quote() -> None:
 
 
 def test_a_message_that_is_only_a_forward_keeps_its_content() -> None:
-    text = "From: Jan <j@x.nl>\nSent: Tuesday, March 3, 2026\nTo: Piet\n\nDe oude tekst.\n"
+    text = ("---------- Forwarded message ---------\nFrom: Jan <j@x.nl>\n"
+            "Sent: Tuesday, March 3, 2026\nTo: Piet\n\nDe oude tekst.\n")
     assert "De oude tekst." in extract_reply(text)
+
+
+def test_a_header_block_with_nothing_above_it_is_quoted_history_only() -> None:
+    text = "From: Jan <j@x.nl>\nSent: Tuesday, March 3, 2026\nTo: Piet\n\nDe oude tekst.\n"
+    assert extract_reply(text) == ""
 
 
 def test_text_without_any_history_is_returned_whole() -> None:
