@@ -36,7 +36,9 @@ _ATTRIBUTION_VERB = re.compile(rf"(?:{_VERBS})(?:\b[^:：]{{0,160}})?[:：]\s*$|
                                re.IGNORECASE)
 _OPENER = re.compile(r"(?i)^(on|op|am|le|el|il|den|dnia|w dniu|em|no dia|dne|in data|"
                      r"\d{1,4}[./-]|\d{4}年|(mon|tue|wed|thu|fri|sat|sun|ma|di|wo|do|vr|za|zo)\b)")
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# (starting only where a run of address characters starts: a long run without "@" would
+# otherwise be rescanned from each of its characters)
+_EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _DATEISH = re.compile(r"\d{1,2}[:.]\d{2}|(?:19|20)\d{2}")
 # Older ProtonMail drew its separator with U+2010 hyphens; other clients use en/em dashes.
 _DASHES = "-_=*\u2010-\u2015\u2212"
@@ -125,6 +127,10 @@ _FRAME = "-= \t\r\n\f\v\xa0"
 _VERB_END = re.compile(rf"(?i)(?:{_VERBS})$")
 
 
+def _ends_in_verb(text: str) -> bool:
+    return bool(_VERB_END.search(text[-40:]))  # the longest verb is 23 characters
+
+
 def _unframe(text: str) -> str:
     """Zoho writes "---- On ... wrote ----": drop the frame around an attribution."""
     return text.strip(_FRAME)
@@ -134,10 +140,11 @@ def _looks_like_attribution(text: str) -> bool:
     text = _unframe(text)
     if not text or len(text) > 400:
         return False
-    if not text.endswith((":", "：")) and not _VERB_END.search(text):
+    if not text.endswith((":", "：")) and not _ends_in_verb(text):
         return False
     has_anchor = bool(_EMAIL.search(text) or _DATEISH.search(text) or _OPENER.match(text))
-    if _ATTRIBUTION_VERB.search(text) and has_anchor:
+    # (the verb stands within 160 characters of the end: only that tail is searched)
+    if has_anchor and _ATTRIBUTION_VERB.search(text.rstrip()[-200:]):
         return True
     # "2017-11-24 16:32 GMT+01:00 Name <a@b.c>:" and similar verb-less forms
     return bool(_EMAIL.search(text) and _DATEISH.search(text) and text.endswith((":", "：")))
@@ -150,7 +157,7 @@ def _attribution_at(lines: list[str], j: int) -> int | None:
     last = _unframe(_strip_quote(lines[j]))
     if _DATED_ADDRESS.match(last):
         return j
-    if not last or not (last.endswith((":", "：")) or _VERB_END.search(last)):
+    if not last or not (last.endswith((":", "：")) or _ends_in_verb(last)):
         return None
     start = j if _looks_like_attribution(last) else None
     for back in (1, 2, 3):
@@ -277,7 +284,7 @@ def scrub(text: str, own_addresses: list[str], domain: str) -> str:
     """The relayed text never carries the author's own addresses or a personal reply address
     of ours (`case+token@domain`): a quote or signature that slipped through would hand the
     others a way to write as, or to, this party."""
-    token = re.compile(rf"[\w.-]*\+[\w-]+@{re.escape(domain)}\b", re.IGNORECASE)
+    token = re.compile(rf"(?<![\w.-])[\w.-]*\+[\w-]+@{re.escape(domain)}\b", re.IGNORECASE)
     text = token.sub(REMOVED, text)
     for address in filter(None, own_addresses):
         text = re.sub(re.escape(address), REMOVED, text, flags=re.IGNORECASE)

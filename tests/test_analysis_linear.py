@@ -76,9 +76,38 @@ def long_address_line(size: int) -> bytes:
     return head + b"Content-Type: text/plain\r\n\r\n" + b"a" * size + b"@b\r\n"
 
 
+def unclosed_links(size: int) -> bytes:
+    """Links never closed, so all text is one line: the reply-token search restarted at every
+    word character."""
+    return HEAD + b"Content-Type: text/html\r\n\r\n" + b"<a href='http://x'>y" * (size // 20)
+
+
+def long_lines_ending_in_colons(size: int) -> bytes:
+    """Lines that end like an attribution: each was searched for a verb and an address from
+    every character."""
+    return HEAD + b"Content-Type: text/plain\r\n\r\n" + (b"x" * 300 + b":\r\n") * (size // 303)
+
+
+def many_small_parts(size: int) -> bytes:
+    """Thousands of MIME parts."""
+    part = b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+    return (HEAD + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+            + part * (size // len(part)) + b"--b--\r\n")
+
+
+def many_dsn_recipients(size: int) -> bytes:
+    """A delivery report naming thousands of failed recipients."""
+    blocks = b"".join(b"Final-Recipient: rfc822; u%d@example.org\r\nAction: failed\r\n"
+                      b"Status: 5.1.1\r\n\r\n" % i for i in range(size // 70))
+    return (HEAD + b"Content-Type: multipart/report; report-type=delivery-status; "
+            b'boundary="b"\r\n\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n'
+            b"Reporting-MTA: dns; x\r\n\r\n" + blocks + b"--b--\r\n")
+
+
 SHAPES: list[Callable[[int], bytes]] = [
     one_char_lines, distinct_boundaries, flowed_paragraph, unclosed_blockquotes,
     unfinished_tags, stray_end_tags, base64_pieces, daemon_one_char_lines, long_address_line,
+    unclosed_links, long_lines_ending_in_colons, many_small_parts, many_dsn_recipients,
 ]
 # Below this a measurement is mostly timer and allocator noise, not work.
 FLOOR_SECONDS = 0.005
