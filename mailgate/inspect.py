@@ -84,7 +84,7 @@ def _analyse(raw: bytes, ctx: ClassifyContext, policy: AttachmentPolicy,
         relay, hold = False, NO_NEW_TEXT
         reasons.append("no new text: only quoted history; held for the mediator")
     elif relay and not text and not files:
-        relay = False
+        relay, hold = False, NO_NEW_TEXT  # an empty mail: nothing to pass on either
         reasons.append("no new text and no attachment to pass on")
     if relay:
         reasons.append(f"relay {len(text)} characters of new text")
