@@ -34,6 +34,7 @@ from mailgate.inspect import Analysis, analyse
 from mailgate.parse import ParsedMail
 from threads.addresses import Recipient, RecipientKind, resolve
 from threads.attachments import IncomingFile
+from threads.cases import mediator_of
 from threads.claims import claim
 from threads.crypto import AtRestKey, seal, unseal
 from threads.db import read_scope, session_scope
@@ -41,6 +42,7 @@ from threads.intake import Form
 from threads.models import Blob, InboundMail, InboundStatus, Participant, utcnow
 from threads.notices import Notice
 from threads.quarantine import announce, safe_description
+from threads.routing import route
 from threads.rules import Arrival, Policy, decide
 from threads.settings import CaseSettings, MediatorSettings
 
@@ -86,6 +88,7 @@ class Pipeline:
     mediator_authentication: str = DKIM  # inbound.mediator_authentication
     open_per_hour: int = 10  # inbound.open_per_hour: cases a mediator opens by mail an hour
     dkim_dns: DnsFunction | None = None  # DKIM key lookups (tests answer them themselves)
+    analysis_seconds: float = 10.0  # inbound.analysis_seconds: past it a mail is quarantined
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
@@ -175,7 +178,7 @@ class Pipeline:
         return self._read(raw, mediators)
 
     def _read(self, raw: bytes, mediators: set[str]) -> tuple[Analysis, str, Verification | None]:
-        analysis = analyse(raw, self.context, self.policy)
+        analysis = analyse(raw, self.context, self.policy, seconds=self.analysis_seconds)
         verification = None
         parsed = analysis.parsed
         if parsed is not None and parsed.from_address in mediators:
@@ -210,6 +213,8 @@ class Pipeline:
         recipients = [r for r in recipients if r.kind != RecipientKind.POSTMASTER]
         if analysis.verdict.kind == "malformed":
             self._finish(row, InboundStatus.QUARANTINED, analysis.verdict.reason, recipients)
+            if analysis.too_slow:
+                self._tell_quarantined(session, row, analysis, recipients)
             return
         arrival = self._arrival(row, analysis, digest, verification)
         decisions = decide(session, arrival, recipients, self.rules_policy()) \
@@ -243,6 +248,8 @@ class Pipeline:
             reason=verdict.reason, sender=parsed.from_address, subject=parsed.subject,
             message_id=parsed.message_id, refs=parsed.in_reply_to + parsed.references,
             text=analysis.text, signed_text=analysis.signed_text, body_hash=digest,
+            # quoted history only: held for the mediator, who sees what came
+            hold=analysis.hold, quoted_text=parsed.text if analysis.hold else "",
             verified=verification is not None and verification.verified,
             unverified_why=verification.reason if verification else "",
             trust_hold=sender_trust(parsed.headers, self.trusted_authserv_id),
@@ -260,6 +267,22 @@ class Pipeline:
                 for item, passed, reason in analysis.attachments
             ],
         )
+
+    def _tell_quarantined(self, session: Session, row: InboundMail, analysis: Analysis,
+                          recipients: list[Recipient]) -> None:
+        """A party's mail that could not be read within the time budget: it waits in the
+        quarantine, and the case's mediator hears of it (a stranger's does not reach them)."""
+        for recipient in recipients:
+            if recipient.case is None or recipient.kind != RecipientKind.PARTICIPANT:
+                continue
+            found = route(session, recipient, analysis.sender, [])
+            if found.author is None or not found.sender_matches \
+                    or found.author.role == "mediator":
+                continue
+            case = recipient.case
+            self.composer.enqueue(session, [Notice(
+                "quarantined", case, mediator_of(session, case), author=found.author,
+                context={"seconds": f"{self.analysis_seconds:g}", "inbound": row.id})])
 
     @staticmethod
     def _finish(row: InboundMail, status: str, reason: str, recipients: list[Recipient]) -> None:

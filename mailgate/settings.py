@@ -91,6 +91,9 @@ class InboundSettings(Section):
     mediator_authentication: Literal["dkim", "address-only"] = "dkim"
     # Cases one mediator may open by mail in an hour (a runaway script opens no more).
     open_per_hour: int = Field(default=10, ge=1)
+    # The time one mail's analysis may take; past it the mail is quarantined with the reason
+    # (mailgate.budget), so that no mail can hold up the ones after it.
+    analysis_seconds: float = Field(default=10.0, gt=0)
 
 
 class DkimSettings(Section):

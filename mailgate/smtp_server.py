@@ -46,7 +46,8 @@ def header_message_id(raw: bytes) -> str | None:
     match = _MESSAGE_ID.search(head)
     if not match:
         return None
-    value = b" ".join(match.group(1).split()).decode("ascii", "replace").strip()
+    # (UTF-8: an internationalised Message-ID, RFC 6532, is kept as the parser reads it)
+    value = b" ".join(match.group(1).split()).decode("utf-8", "replace").strip()
     return value[:500] or None
 
 

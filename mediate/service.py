@@ -170,6 +170,7 @@ class Service:
             trusted_authserv_id=s.inbound.trusted_authserv_id,
             mediator_authentication=s.inbound.mediator_authentication,
             open_per_hour=s.inbound.open_per_hour,
+            analysis_seconds=s.inbound.analysis_seconds,
         )
         self.pipeline.admin_address = admin_address(s)
         smtp = s.inbound.smtp

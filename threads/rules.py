@@ -93,6 +93,10 @@ class Arrival:
     bounce_permanent: bool = False
     bounce_statuses: list[str] = field(default_factory=list)
     bounce_said: list[str] = field(default_factory=list)  # Diagnostic-Code, else the status
+    # mailgate found no new text, only quoted history: held for the mediator ("no-new-text"),
+    # who is shown ``quoted_text``, what came; never relayed as a party's words.
+    hold: str | None = None
+    quoted_text: str = ""
 
     @property
     def dedupe_key(self) -> str:
@@ -144,13 +148,20 @@ class Situation:
         """No personal address, or our MTA reported the sender's DKIM/DMARC failing."""
         if self.found is None:
             return None
-        return self.found.hold_reason or (
+        return self.found.hold_reason or self._no_new_text or (
             self.arrival.trust_hold if self.found.sender_matches else None)
+
+    @property
+    def _no_new_text(self) -> str | None:
+        """A party's mail of quoted history only (a mediator's is answered as empty)."""
+        author = self.author
+        return self.arrival.hold if author is not None and author.role != "mediator" else None
 
     def contribution(self) -> Contribution:
         a, found = self.arrival, self.found
         return Contribution(
-            text=a.text, signed_text=a.signed_text, subject=a.subject,
+            text=a.text or (a.quoted_text if self._no_new_text else ""),
+            signed_text=a.signed_text, subject=a.subject,
             message_id=a.message_id, refs=a.refs,
             dedupe_key=a.dedupe_key, inbound_id=a.inbound_id, sender_address=a.sender,
             sender_matches=found.sender_matches if found else False,
