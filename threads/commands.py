@@ -41,6 +41,7 @@ ALIASES = {
     "dismiss": "dismiss", "negeren": "dismiss",
     "suggest": "suggest", "voorstel-tekst": "suggest", "suggestie": "suggest",
     "alias": "alias",
+    "accept-name": "accept-name", "naam-akkoord": "accept-name",
     "link": "link", "links": "link",
     "awaiting": "awaiting", "wacht": "awaiting", "wachtop": "awaiting",
     "reply-by": "reply-by", "antwoord-voor": "reply-by", "reageer-voor": "reply-by",

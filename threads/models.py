@@ -61,6 +61,8 @@ class Participant(SQLModel, table=True):
     # nothing then, so the episode ends only when the participant's own mail arrives
     bounce_seen_at: datetime | None = None
     away_note: str | None = Field(default=None, max_length=300)
+    # a name the party asked for on the registration page, until the mediator agrees
+    proposed_name: str | None = Field(default=None, max_length=200)
     # None: the case's moderation; "review" or "open" for this party alone (#review, #open Name)
     moderation: str | None = Field(default=None, max_length=10)
     # Raised to revoke every signed link this participant was given (threads/links.py).
