@@ -240,6 +240,8 @@ async def test_one_party_can_be_read_first_while_the_others_write_openly(service
     assert texts(sink, BRAM)[0].startswith("Nobody is against you, Bram.")
     assert "your reply goes to the mediator first" in texts(sink, BRAM)[0]
     assert "your reply goes to everyone" in texts(sink, CEES)[0]
+    [status] = await command(service, sink, address, "#status")
+    assert "own moderation: review" in status
 
 
 async def test_one_party_can_write_openly_while_the_others_are_read_first(service, sink):

@@ -421,7 +421,8 @@ def overview(session: Session, case: Case) -> dict:
         "people": [p for p in people if p.role == "party"],
         "waiting": waiting,
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
-                  "wrong_sender": bool(m.hold_reason)} for m in held],
+                  "wrong_sender": bool(m.hold_reason), "suggested": bool(m.suggested_text)}
+                 for m in held],
         "minutes": logged_minutes(session, case),
         "quarantined": [
             {"at": row.received_at, "reason": (row.reason or "")[:160]}
