@@ -302,6 +302,7 @@ async def test_the_mediator_hears_once_of_a_bounce_with_the_remote_servers_words
     await bounce_back(service, BRAM)
     [notice] = failure_notices(sink, "Bram de Boer")
     assert f"550 5.1.1 <{BRAM}>: Recipient address rejected" in notice
+    assert "sent it back later" in notice
     # Their server accepts the next copies and bounces them again: nothing new for the mediator.
     await reply(service, MEDIATOR, address[MEDIATOR], "Shall we begin?")
     await bounce_back(service, BRAM)
