@@ -110,7 +110,8 @@ class Message(SQLModel, table=True):
     # for a private message: the party the mediator is talking with
     counterpart_id: int | None = Field(default=None, foreign_key="participant.id")
     status: str = Field(default="held", max_length=20)
-    # held | released | rejected | delivered (mediator's own) | private
+    # held | released | rejected | dismissed (#dismiss, or closed by force) | superseded (the
+    # author rewrote it after #suggest) | delivered (mediator's own) | private
     hold_reason: str | None = Field(default=None, max_length=500)
     subject: str = Field(default="", max_length=500)
     text: str = ""
