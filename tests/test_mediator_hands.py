@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.utils
 
+import web_world
 from conftest import MEDIATOR
 from sqlmodel import Session, select
 from support import smtp_send
@@ -239,6 +240,8 @@ async def test_one_party_can_be_read_first_while_the_others_write_openly(service
     assert texts(sink, BRAM)[0].startswith("Nobody is against you, Bram.")
     assert "your reply goes to the mediator first" in texts(sink, BRAM)[0]
     assert "your reply goes to everyone" in texts(sink, CEES)[0]
+    [status] = await command(service, sink, address, "#status")
+    assert "own moderation: review" in status
 
 
 async def test_one_party_can_write_openly_while_the_others_are_read_first(service, sink):
@@ -299,6 +302,7 @@ async def test_the_mediator_hears_once_of_a_bounce_with_the_remote_servers_words
     await bounce_back(service, BRAM)
     [notice] = failure_notices(sink, "Bram de Boer")
     assert f"550 5.1.1 <{BRAM}>: Recipient address rejected" in notice
+    assert "sent it back later" in notice
     # Their server accepts the next copies and bounces them again: nothing new for the mediator.
     await reply(service, MEDIATOR, address[MEDIATOR], "Shall we begin?")
     await bounce_back(service, BRAM)
@@ -349,3 +353,24 @@ async def test_a_partys_signature_is_still_left_out(service, sink):
     await reply(service, ANNA, address[ANNA],
                 "Fine by me.\n\nMet vriendelijke groet,\nAnna Jansen\n06-12345678")
     assert "06-12345678" not in texts(sink, BRAM)[0]
+
+
+async def test_replies_to_intake_and_signature_copies_reach_the_mediator_alone(service, sink):
+    await web_world.open_case(service)
+    async with web_world.client(service) as http:
+        await web_world.register(http, service, ANNA)
+        await web_world.fill_intake(http, service, ANNA)
+        await web_world.sign(http, service, ANNA)
+    await service.settle()
+    line = private_line(service, ANNA)
+    intake = next(d for d in sink.to(ANNA) if "Thank you for filling in the intake" in d.text)
+    signed = next(d for d in sink.to(ANNA) if "exact text you signed" in d.text)
+    for copy in (intake, signed):
+        assert copy.message["Reply-To"] == line and "reaches me alone" in copy.text
+    sink.delivered.clear()
+    await reply(service, ANNA, line, "One correction to my answers.",
+                in_reply_to=intake.message["Message-ID"])
+    [to_mediator] = sink.to(MEDIATOR)
+    assert "One correction to my answers." in to_mediator.text
+    assert "private" in to_mediator.message["Subject"].lower()
+    assert sink.to(web_world.BRAM) == []

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from threads import audit, quarantine
 from threads.addresses import new_token, normalize_address
+from threads.agreement import text_changed
 from threads.cases import mediator_of, parties_of
 from threads.commands import (
     Command,
@@ -35,6 +36,7 @@ from threads.models import (
     utcnow,
 )
 from threads.moderation import moderation, open_party, review_party
+from threads.names import accept_name
 from threads.notices import Notice
 from threads.suggestions import suggest
 
@@ -169,7 +171,10 @@ def add(session: Session, case: Case, mediator: Participant, command: Command,
         session.flush()
         audit.record(session, case, "participant-added", actor=mediator.name, name=spec.name)
         invitation = Notice("invitation", case, party, author=mediator, automatic=False)
-        return [invitation], [phrase("added", name=spec.name)]
+        resign = text_changed(session, case, {"change": "party-added", "name": spec.name},
+                              mediator.name)
+        return [invitation, *resign], [phrase("added", name=spec.name,
+                                               told=[n.recipient.name for n in resign])]
 
     return run
 
@@ -188,7 +193,10 @@ def remove(session: Session, case: Case, mediator: Participant, command: Command
         revoke_links(session, case, party, actor=mediator.name)
         audit.record(session, case, "participant-removed", actor=mediator.name, name=party.name)
         notice = Notice("removed", case, party, author=mediator)
-        return [notice], [phrase("removed", name=party.name)]
+        resign = text_changed(session, case, {"change": "party-removed", "name": party.name},
+                              mediator.name)
+        return [notice, *resign], [phrase("removed", name=party.name,
+                                           told=[n.recipient.name for n in resign])]
 
     return run
 
@@ -413,7 +421,8 @@ def overview(session: Session, case: Case) -> dict:
         "people": [p for p in people if p.role == "party"],
         "waiting": waiting,
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
-                  "wrong_sender": bool(m.hold_reason)} for m in held],
+                  "wrong_sender": bool(m.hold_reason), "suggested": bool(m.suggested_text)}
+                 for m in held],
         "minutes": logged_minutes(session, case),
         "quarantined_count": quarantine.count(session, case),
         "quarantined": [
@@ -562,4 +571,5 @@ HANDLERS = {
     "close": close, "dismiss": dismiss, "reopen": reopen, "alias": alias, "help": help_,
     "link": link, "awaiting": awaiting, "reply-by": reply_by, "export": export,
     "original": original, "suggest": suggest, "review": review_party, "open": open_party,
+    "accept-name": accept_name,
 }

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from threads import audit
 from threads.cases import mediator_of, parties_of
-from threads.models import Case, CaseAgreement, Participant, Signature, utcnow
+from threads.models import AuditEvent, Case, CaseAgreement, Participant, Signature, utcnow
 from threads.notices import Notice
 
 
@@ -180,6 +180,37 @@ def sign(
         Notice("signed-copy", case, participant, author=mediator, context=context),
         Notice("signed-to-mediator", case, mediator, context={**context, "party": participant}),
     ]
+
+
+def text_changed(
+    session: Session, case: Case, change: dict, actor: str, exclude: Participant | None = None,
+) -> list[Notice]:
+    """The agreement reads differently now (``change``: a party added or removed, a new name,
+    a new rate): every party who had signed is told why and signs again with a fresh link.
+    The change is recorded so that the agreement page can say what changed."""
+    audit.record(session, case, "agreement-changed", actor=actor, **change)
+    mediator = mediator_of(session, case)
+    notices = []
+    for party in parties_of(session, case):
+        if party.signed_at is None:
+            continue
+        party.signed_at = None  # their signature is under the older text
+        session.add(party)
+        audit.record(session, case, "signature-outdated", participant=party.name)
+        if exclude is None or party.id != exclude.id:
+            notices.append(Notice("agreement-changed", case, party, author=mediator,
+                                  automatic=False, context={"change": change}))
+    return notices
+
+
+def last_change(session: Session, case: Case) -> dict | None:
+    """What changed in the agreement most recently (for the page a party signs again on)."""
+    event = session.exec(
+        select(AuditEvent).where(AuditEvent.case_id == case.id,
+                                 AuditEvent.kind == "agreement-changed")
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+    return dict(event.detail) if event is not None else None
 
 
 def signatures_of(session: Session, case: Case) -> list[Signature]:

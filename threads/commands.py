@@ -41,6 +41,7 @@ ALIASES = {
     "dismiss": "dismiss", "negeren": "dismiss",
     "suggest": "suggest", "voorstel-tekst": "suggest", "suggestie": "suggest",
     "alias": "alias",
+    "accept-name": "accept-name", "naam-akkoord": "accept-name",
     "link": "link", "links": "link",
     "awaiting": "awaiting", "wacht": "awaiting", "wachtop": "awaiting",
     "reply-by": "reply-by", "antwoord-voor": "reply-by", "reageer-voor": "reply-by",
@@ -89,14 +90,13 @@ class Context:
     made: int = 0  # messages this mail's commands have stored so far
 
     def message_key(self) -> str:
-        """A dedupe key for the next message a command of this mail stores. The first is the
-        mail's own key (so the same mail delivered again is known), the next ones derive from
-        it: ``UNIQUE (author, dedupe_key)`` must hold for three #private lines in one case."""
+        """A dedupe key for the next message a command of this mail stores, derived from the
+        mail's own key and the message's place in it: ``UNIQUE (author, dedupe_key)`` must
+        hold for three #private lines in one case (an empty key was refused the second time),
+        and the same mail decided again derives the same keys."""
         self.made += 1
         if not self.mail_key:
             return uuid.uuid4().hex
-        if self.made == 1:
-            return self.mail_key
         return hashlib.sha256(f"{self.mail_key}#{self.made}".encode()).hexdigest()
 
 

@@ -57,6 +57,7 @@ def copy_failed(
         NOTICE_KIND, case, mediator,
         context={
             "party": participant, "permanent": permanent, "what": copy.kind,
+            "bounced": bounced,
             "error": _short(copy.last_error or ""),
         },
     )]

@@ -68,6 +68,8 @@ class Participant(SQLModel, table=True):
     # nothing then, so the episode ends only when the participant's own mail arrives
     bounce_seen_at: datetime | None = None
     away_note: str | None = Field(default=None, max_length=300)
+    # a name the party asked for on the registration page, until the mediator agrees
+    proposed_name: str | None = Field(default=None, max_length=200)
     # None: the case's moderation; "review" or "open" for this party alone (#review, #open Name)
     moderation: str | None = Field(default=None, max_length=10)
     # Raised to revoke every signed link this participant was given (threads/links.py).
@@ -124,7 +126,8 @@ class Message(SQLModel, table=True):
     # for a private message: the party the mediator is talking with
     counterpart_id: int | None = Field(default=None, foreign_key="participant.id")
     status: str = Field(default="held", max_length=20)
-    # held | released | rejected | delivered (mediator's own) | private
+    # held | released | rejected | dismissed (#dismiss, or closed by force) | superseded (the
+    # author rewrote it after #suggest) | delivered (mediator's own) | private
     hold_reason: str | None = Field(default=None, max_length=500)
     subject: str = Field(default="", max_length=500)
     text: str = ""

@@ -15,8 +15,9 @@ from threads.models import Case, Message, Participant
 # reminder) comes from their private line: a reply to it reaches the mediator alone, never
 # the other parties (confidential by default).
 PRIVATE_REPLY_KINDS = frozenset({
-    "received", "dismissed", "moderation-changed", "intake-copy", "signed-copy", "reminder",
-    "reminder-register", "reminder-intake", "reminder-sign", "reminder-reply",
+    "received", "dismissed", "moderation-changed", "agreement-changed", "name-changed",
+    "intake-copy", "signed-copy", "reminder", "reminder-register", "reminder-intake",
+    "reminder-sign", "reminder-reply",
 })
 
 

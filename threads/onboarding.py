@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from threads import agreement, audit, readiness
+from threads import agreement, audit, names, readiness
 from threads.agreement import Agreements
 from threads.cases import lock_case, mediator_of, parties_of
 from threads.intake import Answer, Form, Problem, check_page, display, missing, visible, worrying
@@ -96,10 +96,15 @@ class Onboarding:
             problems["privacy"] = "privacy-required"
         if not confidentiality:
             problems["confidentiality"] = "confidentiality-required"
+        elif names.taken(session, case, participant, name):
+            problems["name"] = "name-taken"
         if problems:
             return problems, []
         case = lock_case(session, case.id)
-        participant.name, participant.language = name, language
+        # A different name is only proposed: the mediator decides (threads.names).
+        proposal = names.propose(session, case, participant, name)
+        participant.language = language
+        name = participant.name
         first = participant.registered_at is None
         if first:
             participant.registered_at = utcnow()
@@ -107,7 +112,7 @@ class Onboarding:
         audit.record(session, case, "registered" if first else "registration-updated",
                      actor=name, participant=name, language=language,
                      privacy=True, confidentiality=True)
-        return {}, self.check_ready(session, case)
+        return {}, proposal + self.check_ready(session, case)
 
     # -- intake ---------------------------------------------------------------------------
     def save_page(
@@ -227,6 +232,14 @@ class Onboarding:
                 party.signed_at = None
                 session.add(party)
                 audit.record(session, case, "signature-outdated", participant=party.name)
+            elif party.signed_at is None and session.exec(select(Signature.id).where(
+                    Signature.participant_id == party.id)).first() is not None:
+                # a change that did not touch this party's text (agreement.text_changed
+                # cannot render it): their signature still counts
+                current = self.agreements.current(session, case, party)
+                if current is not None:
+                    party.signed_at = current.signed_at
+                    session.add(party)
 
     def check_ready(self, session: Session, case: Case) -> list[Notice]:
         """The readiness mail, exactly once (``threads.readiness`` claims it), with the

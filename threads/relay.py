@@ -174,12 +174,7 @@ def _answered_suggestion(
     session: Session, case: Case, author: Participant, refs: list[str]
 ) -> Message | None:
     """The author's held message whose suggested wording this mail answers, if still open."""
-    if not refs:
-        return None
-    message_ref = session.exec(select(OutgoingMail.message_ref_id).where(
-        OutgoingMail.message_id == refs[0], OutgoingMail.case_id == case.id,
-        OutgoingMail.kind == suggestions.KIND)).first()
-    message = session.get(Message, message_ref) if message_ref is not None else None
+    message = answered_message(session, case, refs, (suggestions.KIND,))
     if (message is None or message.author_id != author.id or message.status != "held"
             or not message.suggested_text):
         return None
@@ -272,18 +267,26 @@ def _from_mediator(
 REVIEW_KINDS = ("review", "review-held")
 
 
-def answered_review(session: Session, case: Case, refs: list[str]) -> Message | None:
-    """The party's message whose review copy this mail answers directly (its In-Reply-To,
-    the first reference): older references are the thread's history, not what is answered."""
+def answered_message(
+    session: Session, case: Case, refs: list[str], kinds: tuple[str, ...]
+) -> Message | None:
+    """The message whose copy (of one of these kinds) this mail answers directly: its
+    In-Reply-To, the first reference. Older references are the thread's history, not what
+    the writer answers."""
     if not refs:
         return None
     message_ref = session.exec(
         select(OutgoingMail.message_ref_id).where(
             OutgoingMail.message_id == refs[0], OutgoingMail.case_id == case.id,
-            col(OutgoingMail.kind).in_(REVIEW_KINDS),
+            col(OutgoingMail.kind).in_(kinds),
         )
     ).first()
-    message = session.get(Message, message_ref) if message_ref is not None else None
+    return session.get(Message, message_ref) if message_ref is not None else None
+
+
+def answered_review(session: Session, case: Case, refs: list[str]) -> Message | None:
+    """The party's message whose review copy this mail answers."""
+    message = answered_message(session, case, refs, REVIEW_KINDS)
     if message is None:
         return None
     author = session.get(Participant, message.author_id)
