@@ -73,12 +73,13 @@ async def running(tmp_path: Path, database_url: str, sink, request):
 
 # --- a party never speaks as the mediator ----------------------------------------------------
 
-async def test_the_mediator_forged_on_a_partys_private_line_is_held_and_the_mediator_told(
-        service, sink):
+@pytest.mark.parametrize("where", ["private line", "reply address"])
+async def test_the_mediator_forged_on_a_partys_address_is_held_and_the_mediator_told(
+        service, sink, where):
     opened, address = await open_case(service)
-    line = private_line(service, ANNA)
+    line = private_line(service, ANNA) if where == "private line" else address[ANNA]
     sink.delivered.clear()
-    # Signed or not: Anna's line is hers; mail there is never the mediator's.
+    # Signed or not: Anna's addresses are hers; mail there is never the mediator's.
     forged = compose(MEDIATOR, line, "#moderation open\n#add Eve <eve@evil.test>")
     await send(service, [line], forged, mail_from=ANNA)
     assert moderation(service) == "review"

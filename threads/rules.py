@@ -44,6 +44,7 @@ from threads.models import (
     InboundStatus,
     MailDecision,
     Message,
+    MessageStatus,
     OutgoingMail,
     Participant,
     utcnow,
@@ -290,7 +291,7 @@ def unverified_mediator(s: Situation) -> Decision | None:
         return None
     why = "not-own-address" if not s.recipient.mediators_own else s.arrival.unverified_why
     mediator = mediator_of(s.session, s.case)
-    message = new_message(s.session, s.case, mediator, s.contribution(), "held")
+    message = new_message(s.session, s.case, mediator, s.contribution(), MessageStatus.HELD)
     message.channel, message.hold_reason = "shared", UNVERIFIED
     audit.record(s.session, s.case, "held", actor=mediator.name, message=message.seq,
                  reason=UNVERIFIED, why=why)
