@@ -274,3 +274,19 @@ async def test_every_decision_names_its_rule_even_for_a_removed_partys_address(s
         events = session.exec(select(AuditEvent.kind)).all()
         assert "revoked-address" in events
     assert sink.to(ANNA)[-1].text.count("Still here.") == 0
+
+
+async def test_a_forged_out_of_office_does_not_mark_the_mediator_away(service, sink):
+    opened, address = await open_case(service)
+    auto = {"Auto-Submitted": "auto-replied"}
+    forged = compose(MEDIATOR, address[MEDIATOR], "I am away.", subject="Away (forged)",
+                     headers=auto, sign=False)
+    await send(service, [address[MEDIATOR]], forged)
+    real = compose(MEDIATOR, address[MEDIATOR], "I am away.", subject="Away", headers=auto)
+    with Session(service.engine) as session:
+        mediator = session.exec(select(Participant).where(Participant.email == MEDIATOR)).one()
+        assert mediator.away_note is None
+    await send(service, [address[MEDIATOR]], real)
+    with Session(service.engine) as session:
+        mediator = session.exec(select(Participant).where(Participant.email == MEDIATOR)).one()
+        assert mediator.away_note == "Away"

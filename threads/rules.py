@@ -138,6 +138,12 @@ class Situation:
         return self.found.author if self.found else None
 
     @property
+    def unproven_mediator(self) -> bool:
+        """In the mediator's name, but not at their own address with an authenticated sender."""
+        return self.found is not None and self.found.claims_mediator and not (
+            self.recipient.mediators_own and self.arrival.verified)
+
+    @property
     def hold_reason(self) -> str | None:
         """No personal address, or our MTA reported the sender's DKIM/DMARC failing."""
         if self.found is None:
@@ -244,7 +250,7 @@ def auto_reply(s: Situation) -> Decision | None:
     if s.arrival.kind != "auto-reply":
         return None
     author = s.author
-    if author is not None and s.found.sender_matches:
+    if author is not None and s.found.sender_matches and not s.unproven_mediator:
         author.away_note = (s.arrival.subject or "auto-reply")[:300]
         s.session.add(author)
         audit.record(s.session, s.case, "auto-reply", actor=author.name)
@@ -285,9 +291,7 @@ def unverified_mediator(s: Situation) -> Decision | None:
     """Mail in the mediator's name that is not proven theirs: it arrived at an address that
     is not the mediator's own, or its sender is not authenticated. Nothing in it is carried
     out; it is held on the record and the mediator is told (rarely: a forger may send many)."""
-    if not s.found.claims_mediator:
-        return None
-    if s.recipient.mediators_own and s.arrival.verified:
+    if not s.unproven_mediator:
         return None
     why = "not-own-address" if not s.recipient.mediators_own else s.arrival.unverified_why
     mediator = mediator_of(s.session, s.case)
