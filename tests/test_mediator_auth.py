@@ -73,12 +73,13 @@ async def running(tmp_path: Path, database_url: str, sink, request):
 
 # --- a party never speaks as the mediator ----------------------------------------------------
 
-async def test_the_mediator_forged_on_a_partys_private_line_is_held_and_the_mediator_told(
-        service, sink):
+@pytest.mark.parametrize("where", ["private line", "reply address"])
+async def test_the_mediator_forged_on_a_partys_address_is_held_and_the_mediator_told(
+        service, sink, where):
     opened, address = await open_case(service)
-    line = private_line(service, ANNA)
+    line = private_line(service, ANNA) if where == "private line" else address[ANNA]
     sink.delivered.clear()
-    # Signed or not: Anna's line is hers; mail there is never the mediator's.
+    # Signed or not: Anna's addresses are hers; mail there is never the mediator's.
     forged = compose(MEDIATOR, line, "#moderation open\n#add Eve <eve@evil.test>")
     await send(service, [line], forged, mail_from=ANNA)
     assert moderation(service) == "review"
@@ -273,3 +274,19 @@ async def test_every_decision_names_its_rule_even_for_a_removed_partys_address(s
         events = session.exec(select(AuditEvent.kind)).all()
         assert "revoked-address" in events
     assert sink.to(ANNA)[-1].text.count("Still here.") == 0
+
+
+async def test_a_forged_out_of_office_does_not_mark_the_mediator_away(service, sink):
+    opened, address = await open_case(service)
+    auto = {"Auto-Submitted": "auto-replied"}
+    forged = compose(MEDIATOR, address[MEDIATOR], "I am away.", subject="Away (forged)",
+                     headers=auto, sign=False)
+    await send(service, [address[MEDIATOR]], forged)
+    real = compose(MEDIATOR, address[MEDIATOR], "I am away.", subject="Away", headers=auto)
+    with Session(service.engine) as session:
+        mediator = session.exec(select(Participant).where(Participant.email == MEDIATOR)).one()
+        assert mediator.away_note is None
+    await send(service, [address[MEDIATOR]], real)
+    with Session(service.engine) as session:
+        mediator = session.exec(select(Participant).where(Participant.email == MEDIATOR)).one()
+        assert mediator.away_note == "Away"

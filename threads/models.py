@@ -108,6 +108,17 @@ class InboundMail(SQLModel, table=True):
     processed_at: datetime | None = None
 
 
+class MessageStatus(StrEnum):
+    """Where a message stands (a StrEnum: stored and compared as the plain string)."""
+
+    HELD = "held"  # waiting for the mediator's decision
+    RELEASED = "released"  # passed on to the parties
+    REJECTED = "rejected"  # returned to its author
+    DELIVERED = "delivered"  # the mediator's own, or a private line's: sent as it was
+    DISMISSED = "dismissed"  # set aside by #dismiss, or when the case was closed by force
+    SUPERSEDED = "superseded"  # the author rewrote it after the mediator's #suggest
+
+
 class Message(SQLModel, table=True):
     """One contribution to a case: what a party or the mediator said, and what became of it."""
 
@@ -125,9 +136,7 @@ class Message(SQLModel, table=True):
     channel: str = Field(default="shared", max_length=10)  # shared | private
     # for a private message: the party the mediator is talking with
     counterpart_id: int | None = Field(default=None, foreign_key="participant.id")
-    status: str = Field(default="held", max_length=20)
-    # held | released | rejected | dismissed (#dismiss, or closed by force) | superseded (the
-    # author rewrote it after #suggest) | delivered (mediator's own) | private
+    status: str = Field(default=MessageStatus.HELD, max_length=20)  # MessageStatus
     hold_reason: str | None = Field(default=None, max_length=500)
     subject: str = Field(default="", max_length=500)
     text: str = ""

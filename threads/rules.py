@@ -45,6 +45,7 @@ from threads.models import (
     InboundStatus,
     MailDecision,
     Message,
+    MessageStatus,
     OutgoingMail,
     Participant,
     utcnow,
@@ -142,6 +143,12 @@ class Situation:
     @property
     def author(self) -> Participant | None:
         return self.found.author if self.found else None
+
+    @property
+    def unproven_mediator(self) -> bool:
+        """In the mediator's name, but not at their own address with an authenticated sender."""
+        return self.found is not None and self.found.claims_mediator and not (
+            self.recipient.mediators_own and self.arrival.verified)
 
     @property
     def hold_reason(self) -> str | None:
@@ -258,7 +265,7 @@ def auto_reply(s: Situation) -> Decision | None:
     if s.arrival.kind != "auto-reply":
         return None
     author = s.author
-    if author is not None and s.found.sender_matches:
+    if author is not None and s.found.sender_matches and not s.unproven_mediator:
         author.away_note = (s.arrival.subject or "auto-reply")[:300]
         s.session.add(author)
         audit.record(s.session, s.case, "auto-reply", actor=author.name)
@@ -299,13 +306,11 @@ def unverified_mediator(s: Situation) -> Decision | None:
     """Mail in the mediator's name that is not proven theirs: it arrived at an address that
     is not the mediator's own, or its sender is not authenticated. Nothing in it is carried
     out; it is held on the record and the mediator is told (rarely: a forger may send many)."""
-    if not s.found.claims_mediator:
-        return None
-    if s.recipient.mediators_own and s.arrival.verified:
+    if not s.unproven_mediator:
         return None
     why = "not-own-address" if not s.recipient.mediators_own else s.arrival.unverified_why
     mediator = mediator_of(s.session, s.case)
-    message = new_message(s.session, s.case, mediator, s.contribution(), "held")
+    message = new_message(s.session, s.case, mediator, s.contribution(), MessageStatus.HELD)
     message.channel, message.hold_reason = "shared", UNVERIFIED
     audit.record(s.session, s.case, "held", actor=mediator.name, message=message.seq,
                  reason=UNVERIFIED, why=why)
