@@ -33,6 +33,7 @@ from threads import db
 from threads.claims import CLAIMANT, claimant_name, release_work
 from threads.crypto import AtRestKey
 from threads.models import InboundMail, OutgoingMail, utcnow
+from threads.sealed import use_key
 
 log = logging.getLogger("mediate")
 
@@ -127,6 +128,7 @@ def prepare_database(settings: Settings, *, auto_upgrade: bool | None = None) ->
     """Open the database; SQLite is upgraded in place, PostgreSQL must be upgraded by hand."""
     private_sqlite(settings)
     engine = db.make_engine(settings.database_url)
+    use_key(engine, at_rest_key(settings))  # personal columns sealed (threads.sealed)
     if auto_upgrade is None:
         auto_upgrade = db.is_sqlite(engine)
     if auto_upgrade:
