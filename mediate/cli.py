@@ -59,8 +59,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def at_rest_note(settings: Settings) -> str:
     """What the database holds readably, said plainly (issue 14: no false comfort)."""
     if settings.privacy.encryption_key:
-        return ("at rest: raw mail and files are encrypted (privacy.encryption_key); message "
-                "text, intake answers, names and addresses are stored in the clear")
+        return ("at rest: raw mail, files, message text, intake answers, names and signatures "
+                "are encrypted (privacy.encryption_key); e-mail addresses, reply tokens, case "
+                "titles and the audit trail are stored in the clear")
     return ("at rest: privacy.encryption_key is not set, so everything is stored in the clear: "
             "raw mail, files, message text, intake answers, names, addresses; protect the "
             "database and its backups accordingly")
@@ -87,6 +88,23 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     print(f"database is at revision {db.current_revision(engine)}")
+    return 0
+
+
+def cmd_db_rotate_key(args: argparse.Namespace) -> int:
+    from mediate.rotate import rotate
+    from mediate.service import at_rest_key, prepare_database
+
+    settings = load_settings(args.config)
+    key = at_rest_key(settings)
+    if key is None:
+        print("error: privacy.encryption_key is not set; set it to NEW (or NEW,OLD to "
+              "replace OLD) first", file=sys.stderr)
+        return 1
+    done = rotate(prepare_database(settings), key)
+    print("sealed with the first key of privacy.encryption_key: "
+          + ", ".join(f"{table} {rows}" for table, rows in done.items()))
+    print("older keys in the setting are no longer needed")
     return 0
 
 
@@ -191,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("check-config", cmd_check_config, "validate the configuration and list every problem")
     database = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     add("upgrade", cmd_db_upgrade, "create or upgrade the schema", database)
+    add("rotate-key", cmd_db_rotate_key, "seal everything stored again with the newest "
+        "privacy.encryption_key", database)
     serve = add("serve", cmd_serve, "run the SMTP server, pipeline, outbox and web pages")
     serve.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
 

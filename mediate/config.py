@@ -9,10 +9,12 @@ may come from the environment instead of the file:
 - ``MEDIATE_DATABASE_URL``     -> ``database.url``
 - ``MEDIATE_ENCRYPTION_KEY``   -> ``privacy.encryption_key``
 - ``MEDIATE_IMAP_PASSWORD``    -> ``inbound.imap.password``
+- ``MEDIATE_HEALTH_TOKEN``     -> ``web.health_token``
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 import tomllib
@@ -40,6 +42,7 @@ ENVIRONMENT = {
     "MEDIATE_DATABASE_URL": ("database", "url"),
     "MEDIATE_ENCRYPTION_KEY": ("privacy", "encryption_key"),
     "MEDIATE_IMAP_PASSWORD": ("inbound", "imap", "password"),
+    "MEDIATE_HEALTH_TOKEN": ("web", "health_token"),
 }
 INSECURE_EXAMPLE_KEY = "change-me-this-is-the-example-key-not-a-secret"
 # Links are signed with HMAC-SHA256 (itsdangerous): a key shorter than the hash adds guessing
@@ -70,6 +73,22 @@ class WebSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8025, ge=0, le=65535)
+    # Proxies whose X-Forwarded-For / -Proto are believed (addresses or networks); empty:
+    # none, so the address recorded with a signature is the one that connected.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # /healthz gives its full report to loopback clients and to requests carrying this token
+    # (Authorization: Bearer ...); everyone else gets only ok or not. Empty: loopback only.
+    health_token: str = Field(default="", repr=False)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"'{item}' is not an IP address or network") from None
+        return [item.strip() for item in value]
 
 
 class LogSettings(Section):

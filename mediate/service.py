@@ -36,6 +36,7 @@ from threads.claims import CLAIMANT, claimant_name, release_work
 from threads.crypto import AtRestKey
 from threads.crypto import seal as seal_bytes
 from threads.models import Blob, InboundMail, InboundStatus, OutgoingMail, utcnow
+from threads.sealed import use_key
 
 log = logging.getLogger("mediate")
 
@@ -126,6 +127,7 @@ def prepare_database(settings: Settings, *, auto_upgrade: bool | None = None) ->
     """Open the database; SQLite is upgraded in place, PostgreSQL must be upgraded by hand."""
     private_sqlite(settings)
     engine = db.make_engine(settings.database_url)
+    use_key(engine, at_rest_key(settings))  # personal columns sealed (threads.sealed)
     if auto_upgrade is None:
         auto_upgrade = db.is_sqlite(engine)
     if auto_upgrade:

@@ -14,6 +14,8 @@ from sqlalchemy import JSON as SAJSON
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from threads.sealed import SealedJSON, SealedText
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -45,7 +47,7 @@ class Participant(SQLModel, table=True):
     # What a party is to the case when the intake form asks some parties other questions
     # (threads.intake: a grandparent is not asked about a separation); None: a plain party.
     relation: str | None = Field(default=None, max_length=40)
-    name: str = Field(max_length=200)
+    name: str = Field(sa_column=Column(SealedText(), nullable=False))
     email: str = Field(max_length=320)
     language: str = Field(default="nl", max_length=5)
     token: str = Field(index=True, unique=True, max_length=40)
@@ -138,11 +140,11 @@ class Message(SQLModel, table=True):
     counterpart_id: int | None = Field(default=None, foreign_key="participant.id")
     status: str = Field(default=MessageStatus.HELD, max_length=20)  # MessageStatus
     hold_reason: str | None = Field(default=None, max_length=500)
-    subject: str = Field(default="", max_length=500)
-    text: str = ""
-    released_text: str | None = None
+    subject: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    text: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    released_text: str | None = Field(default=None, sa_column=Column(SealedText(), nullable=True))
     # the mediator's wording offered to the author (#suggest); released only with their "yes"
-    suggested_text: str | None = None
+    suggested_text: str | None = Field(default=None, sa_column=Column(SealedText(), nullable=True))
     message_id: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None
@@ -338,7 +340,7 @@ class IntakeAnswer(SQLModel, table=True):
     participant_id: int = Field(foreign_key="participant.id", index=True)
     form: str = Field(max_length=60)
     question_id: str = Field(max_length=60)
-    value: Any = Field(default=None, sa_column=Column(SAJSON, nullable=True))
+    value: Any = Field(default=None, sa_column=Column(SealedJSON(), nullable=True))
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -351,12 +353,12 @@ class Signature(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     participant_id: int = Field(foreign_key="participant.id", index=True)
     sha256: str = Field(max_length=64)
-    text: str = ""
-    typed_name: str = Field(max_length=200)
+    text: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    typed_name: str = Field(sa_column=Column(SealedText(), nullable=False))
     language: str = Field(default="nl", max_length=5)
     signed_at: datetime = Field(default_factory=utcnow)
-    ip: str = Field(default="", max_length=64)
-    user_agent: str = Field(default="", max_length=500)
+    ip: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    user_agent: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
 
 
 class CaseAgreement(SQLModel, table=True):

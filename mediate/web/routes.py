@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from mediate.web import intake_pages, pages
-from mediate.web.app import WebContext, export_download, healthz, link_problem, not_found
+from mediate.web.app import (
+    SecurityHeaders,
+    WebContext,
+    export_download,
+    healthz,
+    link_problem,
+    not_found,
+)
 from threads.links import LinkError
 
 
@@ -26,6 +34,7 @@ def create_app(ctx: WebContext) -> Starlette:
     app = Starlette(
         routes=routes,
         exception_handlers={LinkError: link_problem, HTTPException: not_found},
+        middleware=[Middleware(SecurityHeaders)],
     )
     app.state.ctx = ctx
     return app

@@ -62,7 +62,7 @@ class WebServer:
         self.settings = settings
         self.context = WebContext(
             engine=engine, links=make_links(settings), onboarding=onboarding,
-            composer=composer, nudge=nudge,
+            composer=composer, nudge=nudge, health_token=settings.web.health_token,
             renderer=Renderer(
                 settings.templates_dir, settings.service.name, settings.service.secret_key,
                 secure_cookies=settings.service.base_url.startswith("https://"),
@@ -90,9 +90,14 @@ class WebServer:
         sock.listen(128)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
+        # X-Forwarded-For only from the proxies the administrator named: uvicorn's default
+        # believes 127.0.0.1, so any local client (or a proxy passing the header through) could
+        # choose the address recorded with a signature.
+        trusted = web.trusted_proxies
         config = uvicorn.Config(
             self.app, log_level="warning", access_log=False, lifespan="off",
-            proxy_headers=True, server_header=False, timeout_graceful_shutdown=5,
+            proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [],
+            server_header=False, timeout_graceful_shutdown=5,
         )
         self._server = _QuietServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="web")
