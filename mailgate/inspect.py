@@ -53,7 +53,7 @@ def analyse(raw: bytes, ctx: ClassifyContext, policy: AttachmentPolicy | None = 
             return _analyse(raw, ctx, policy or AttachmentPolicy(), as_reply_from)
     except budget.TooSlow as slow:
         reason = f"quarantined: {slow} (the time budget for one mail)"
-        return Analysis(None, Verdict("malformed", reason), False, "", [], [reason],
+        return Analysis(None, Verdict("malformed", reason), False, "", reasons=[reason],
                         too_slow=True, sender=sender_of(raw))
 
 
