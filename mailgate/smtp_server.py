@@ -31,7 +31,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import Engine
 
 from mailgate import replies
-from threads.addresses import case_shaped, resolve
+from threads.addresses import RecipientKind, case_shaped, resolve
 from threads.crypto import AtRestKey, seal
 from threads.db import read_scope, session_scope
 from threads.models import InboundMail
@@ -197,9 +197,9 @@ class InboundHandler:
             recipient = resolve(session, address, self.domain, self.secret)
         if recipient.accepted:
             return ""
-        if recipient.kind == "revoked":
+        if recipient.kind == RecipientKind.REVOKED:
             return replies.REVOKED_RECIPIENT
-        if recipient.kind == "no-reply":
+        if recipient.kind == RecipientKind.NO_REPLY:
             return replies.NO_REPLY
         if case_shaped(address, self.domain):  # alike whether or not the case exists
             return ""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from threads.addresses import Recipient
+from threads.addresses import Recipient, RecipientKind
 from threads.cases import mediator_of
 from threads.models import Case, OutgoingMail, Participant, ParticipantAlias
 from threads.relay import NO_TOKEN
@@ -45,7 +45,7 @@ def route(session: Session, recipient: Recipient, sender: str | None, refs: list
     sender = (sender or "").lower()
     mediator = mediator_of(session, case)
     claims = sender == mediator.email
-    if recipient.kind == "participant":
+    if recipient.kind == RecipientKind.PARTICIPANT:
         owner = recipient.participant
         if recipient.channel == "private":  # a party's line, or the mediator's line to them
             if claims or recipient.mediators_own:
