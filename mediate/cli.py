@@ -19,12 +19,15 @@ from mediate import config as configuration
 from mediate.config import ConfigError, Settings, load_settings
 from mediate.demo import run_demo
 from mediate.inbound_cli import register as register_inbound
+from mediate.init_cmd import InitError, init_folder, private_sqlite
 from mediate.inspect_cmd import run_inspect
 from mediate.logging_setup import configure
 from mediate.outbox_cli import register as register_outbox
 from mediate.record_cli import register as register_record
 from mediate.reminders_cli import register as register_reminders
+from mediate.rotate import rotate
 from mediate.serve import serve
+from mediate.service import at_rest_key, prepare_database, tls_context
 from mediate.web.server import intake_forms
 from threads import db
 from threads.cases import CaseError
@@ -37,7 +40,6 @@ def _configure_logging(settings: Settings | None, verbose: bool = False) -> None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from mediate.service import tls_context
     settings = load_settings(args.config)
     forms = intake_forms(settings)  # a broken form is a ConfigError naming file and question
     print(f"templates: {settings.templates_dir}")
@@ -68,8 +70,6 @@ def at_rest_note(settings: Settings) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from mediate.init_cmd import InitError, init_folder
-
     try:
         written = init_folder(Path(args.folder))
     except (InitError, OSError) as error:
@@ -81,8 +81,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from mediate.init_cmd import private_sqlite
-
     settings = load_settings(args.config)
     private_sqlite(settings)
     engine = db.make_engine(settings.database_url)
@@ -92,9 +90,6 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_rotate_key(args: argparse.Namespace) -> int:
-    from mediate.rotate import rotate
-    from mediate.service import at_rest_key, prepare_database
-
     settings = load_settings(args.config)
     key = at_rest_key(settings)
     if key is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -13,18 +14,22 @@ from sqlmodel import Session, col, select
 from threads import audit, quarantine
 from threads.addresses import new_token, normalize_address
 from threads.agreement import text_changed
-from threads.cases import mediator_of, parties_of
+from threads.cases import CaseError, mediator_of, parse_party, parties_of
 from threads.commands import (
+    TAKES_TEXT,
     Command,
     Context,
+    Parsed,
     Plan,
     find_party,
     first_words,
     held_messages,
     held_target,
+    parse,
     phrase,
     target_message,
 )
+from threads.links import resend_links, revoke_links
 from threads.models import (
     Blob,
     Case,
@@ -38,6 +43,14 @@ from threads.models import (
 from threads.moderation import moderation, open_party, review_party
 from threads.names import accept_name
 from threads.notices import Notice
+from threads.relay import (
+    Contribution,
+    mediator_message,
+    new_message,
+    relay_to_parties,
+    send_private,
+)
+from threads.reminders import mark_awaiting
 from threads.suggestions import suggest
 
 _DURATION = re.compile(
@@ -57,7 +70,6 @@ FORCE = {"force", "forceer", "forceren"}
 
 def approve(session: Session, case: Case, mediator: Participant, command: Command,
             ctx: Context) -> Plan | None:
-    from threads.relay import relay_to_parties
 
     message = held_target(session, case, command, ctx)
     if message is None:
@@ -109,7 +121,6 @@ def reject(session: Session, case: Case, mediator: Participant, command: Command
 def private(session: Session, case: Case, mediator: Participant, command: Command,
             ctx: Context) -> Plan | None:
     """Write to one party alone: named, or the author of the message being answered."""
-    from threads.relay import send_private
 
     if command.args and not command.args.split()[0].isdigit():
         party = find_party(session, case, command.args, ctx, command.line)
@@ -146,7 +157,6 @@ def status(session: Session, case: Case, mediator: Participant, command: Command
 
 def add(session: Session, case: Case, mediator: Participant, command: Command,
         ctx: Context) -> Plan | None:
-    from threads.cases import CaseError, parse_party
 
     try:
         spec = parse_party(command.args)
@@ -186,7 +196,6 @@ def remove(session: Session, case: Case, mediator: Participant, command: Command
         return None
 
     def run():  # noqa: ANN202
-        from threads.links import revoke_links
 
         party.active = False
         session.add(party)
@@ -437,7 +446,6 @@ def overview(session: Session, case: Case) -> dict:
 
 def link(session: Session, case: Case, mediator: Participant, command: Command,
          ctx: Context) -> Plan | None:
-    from threads.links import resend_links
 
     party = find_party(session, case, command.args, ctx, command.line)
     if party is None:
@@ -478,7 +486,6 @@ def parse_date(text: str, now: datetime, zone: str = "Europe/Amsterdam") -> date
 def awaiting(session: Session, case: Case, mediator: Participant, command: Command,
              ctx: Context) -> Plan | None:
     """'#awaiting Name [date]': the mediator waits for this party's answer."""
-    from threads.reminders import mark_awaiting
 
     name, by = command.args, None
     words = command.args.rsplit(maxsplit=1)
@@ -502,8 +509,6 @@ def awaiting(session: Session, case: Case, mediator: Participant, command: Comma
 def reply_by(session: Session, case: Case, mediator: Participant, command: Command,
              ctx: Context) -> Plan | None:
     """'#reply-by <date>' above a message: it goes to every party, who are reminded after."""
-    from threads.relay import Contribution, new_message, relay_to_parties
-    from threads.reminders import mark_awaiting
 
     by = parse_date(command.args, utcnow())
     if by is None:
@@ -573,3 +578,58 @@ HANDLERS = {
     "original": original, "suggest": suggest, "review": review_party, "open": open_party,
     "accept-name": accept_name,
 }
+
+
+def execute(
+    session: Session, case: Case, mediator: Participant, parsed: Parsed, ctx: Context
+) -> list[Notice]:
+    """Check every command first, then carry them all out, then answer the mediator once."""
+    ctx.errors.extend(parsed.errors)
+    plans: list[Plan] = []
+    if not ctx.errors:
+        for command in parsed.commands:
+            plan = HANDLERS[command.name](session, case, mediator, command, ctx)
+            if plan is not None:
+                plans.append(plan)
+    notices: list[Notice] = []
+    lines: list[dict[str, Any]] = []
+    if not ctx.errors:
+        for plan in plans:
+            produced, said = plan()
+            notices += produced
+            lines += said
+        uses_text = any(c.name in TAKES_TEXT for c in parsed.commands)
+        if parsed.rest and not uses_text:
+            lines.append(phrase("text-not-sent"))
+    for command in parsed.commands:
+        audit.record(
+            session, case, "command", actor=mediator.name, command=command.line[:200],
+            accepted=not ctx.errors,
+        )
+    if ctx.errors or lines or not notices:
+        notices.append(
+            Notice(
+                "command-reply", case, mediator, author=mediator, answers=ctx.answers,
+                context={"lines": lines, "errors": ctx.errors},
+            )
+        )
+    return notices
+
+
+def from_mediator(
+    session: Session, case: Case, mediator: Participant, contribution: Contribution
+) -> list[Notice]:
+    """The mediator's mail: its command lines carried out (all or none), or, without any,
+    their message passed on (threads.relay.mediator_message)."""
+    parsed = parse(contribution.text)
+    if not (parsed.commands or parsed.errors):
+        return mediator_message(session, case, mediator, contribution)
+    private_with = contribution.counterpart if contribution.channel == "private" else None
+    ctx = Context(
+        refs=contribution.refs, rest=parsed.rest, answers=contribution.message_id,
+        private_with=private_with, max_participants=contribution.max_participants,
+        mail_key=contribution.dedupe_key, inbound_id=contribution.inbound_id,
+        signed_rest=parse(contribution.signed_text).rest
+        if contribution.signed_text else parsed.rest,
+    )
+    return execute(session, case, mediator, parsed, ctx)

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from threads import audit
 from threads.models import Case, Message, OutgoingMail, Participant
 from threads.notices import Notice
 
@@ -125,44 +124,6 @@ def parse(text: str) -> Parsed:
         index += 1
     parsed.rest = "\n".join(lines[index:]).strip()
     return parsed
-
-
-def execute(
-    session: Session, case: Case, mediator: Participant, parsed: Parsed, ctx: Context
-) -> list[Notice]:
-    """Check every command first, then carry them all out, then answer the mediator once."""
-    from threads.actions import HANDLERS
-
-    ctx.errors.extend(parsed.errors)
-    plans: list[Plan] = []
-    if not ctx.errors:
-        for command in parsed.commands:
-            plan = HANDLERS[command.name](session, case, mediator, command, ctx)
-            if plan is not None:
-                plans.append(plan)
-    notices: list[Notice] = []
-    lines: list[dict[str, Any]] = []
-    if not ctx.errors:
-        for plan in plans:
-            produced, said = plan()
-            notices += produced
-            lines += said
-        uses_text = any(c.name in TAKES_TEXT for c in parsed.commands)
-        if parsed.rest and not uses_text:
-            lines.append(phrase("text-not-sent"))
-    for command in parsed.commands:
-        audit.record(
-            session, case, "command", actor=mediator.name, command=command.line[:200],
-            accepted=not ctx.errors,
-        )
-    if ctx.errors or lines or not notices:
-        notices.append(
-            Notice(
-                "command-reply", case, mediator, author=mediator, answers=ctx.answers,
-                context={"lines": lines, "errors": ctx.errors},
-            )
-        )
-    return notices
 
 
 def target_message(

@@ -226,20 +226,12 @@ def send_private(
                    channel="private", counterpart=party, automatic=False)]
 
 
-def _from_mediator(
+def mediator_message(
     session: Session, case: Case, mediator: Participant, contribution: Contribution
 ) -> list[Notice]:
-    parsed = commands.parse(contribution.text)
+    """The mediator's message without commands: to one party on a private line, to the author
+    alone when it answers a review copy (confidential by default), else to every party."""
     private_with = contribution.counterpart if contribution.channel == "private" else None
-    if parsed.commands or parsed.errors:
-        ctx = commands.Context(
-            refs=contribution.refs, rest=parsed.rest, answers=contribution.message_id,
-            private_with=private_with, max_participants=contribution.max_participants,
-            mail_key=contribution.dedupe_key, inbound_id=contribution.inbound_id,
-            signed_rest=commands.parse(contribution.signed_text).rest
-            if contribution.signed_text else parsed.rest,
-        )
-        return commands.execute(session, case, mediator, parsed, ctx)
     # The mediator's own words go out as written, with their closing ("Hartelijke groet, ...").
     contribution.text = contribution.signed_text or contribution.text
     problem = None

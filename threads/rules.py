@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from threads import attachments, audit
+from threads.actions import from_mediator
 from threads.addresses import Recipient, RecipientKind
 from threads.attachments import IncomingFile
 from threads.cases import find_mediator, lock_case, mediator_of
@@ -55,7 +56,6 @@ from threads.opening import open_by_mail
 from threads.relay import (
     WRONG_SENDER,
     Contribution,
-    _from_mediator,
     _open,
     _private_from_party,
     asks_for_links,
@@ -340,7 +340,7 @@ def mediator(s: Situation) -> Decision | None:
     if s.author.role != "mediator":
         return None
     return Decision("mediator", PROCESSED, "mediator",
-                    _from_mediator(s.session, s.case, s.author, s.contribution()))
+                    from_mediator(s.session, s.case, s.author, s.contribution()))
 
 
 def closed_case(s: Situation) -> Decision | None:

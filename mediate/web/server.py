@@ -12,6 +12,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import uvicorn
 from sqlalchemy import Engine
@@ -124,8 +125,6 @@ def case_paperwork(
 ) -> tuple[str, tuple[str, str] | None, list[str]]:
     """For ``case open``: the intake form's name, the custom agreement (file name, template
     source) if one was given, and the problems with either."""
-    from pathlib import Path
-
     problems: list[str] = []
     forms = intake_forms(settings)
     name = (intake or "default").strip().lower()
