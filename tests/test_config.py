@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mediate.config import EXAMPLE, ConfigError, from_mapping, load
+from mediate.config import EXAMPLE, INSECURE_EXAMPLE_KEY, ConfigError, from_mapping, load
 
 MEDIATOR = {"email": "m@office.example", "name": "Maria"}
 BASE = {"service": {"secret_key": "0123456789abcdefXYZ"}, "mediators": [MEDIATOR]}
@@ -110,8 +110,10 @@ def test_attachment_limits_are_checked_and_name_their_key():
 def test_address_only_mediator_authentication_is_warned_about_by_check_config(tmp_path: Path):
     config = tmp_path / "config.toml"
     example = EXAMPLE.read_text(encoding="utf-8")
-    config.write_text(example.replace('mediator_authentication = "dkim"',
-                                      'mediator_authentication = "address-only"'))
+    mine = example.replace('mediator_authentication = "dkim"',
+                           'mediator_authentication = "address-only"')
+    mine = mine.replace(INSECURE_EXAMPLE_KEY, "k" * 40)  # check-config refuses the public key
+    config.write_text(mine)
     result = subprocess.run(
         [sys.executable, "-m", "mediate.cli", "check-config", "--config", str(config)],
         capture_output=True, text=True, timeout=60,
@@ -120,7 +122,7 @@ def test_address_only_mediator_authentication_is_warned_about_by_check_config(tm
     assert 'warning: inbound.mediator_authentication is "address-only"' in result.stdout
     assert load(EXAMPLE, environ={}).inbound.mediator_authentication == "dkim"  # the default
     assert "mediator_authentication" in example and "open_per_hour" in example
-    assert "address-only" not in subprocess.run(
+    assert "address-only" not in subprocess.run(  # only the key is wrong there
         [sys.executable, "-m", "mediate.cli", "check-config", "--config", str(EXAMPLE)],
         capture_output=True, text=True, timeout=60).stdout
 
