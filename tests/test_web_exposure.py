@@ -123,7 +123,9 @@ async def test_the_export_leaves_refused_files_out_and_opens_no_attachment_as_a_
         transcript = archive.read("transcript.html").decode()
     files = sorted(n for n in names if n.startswith("attachments/"))
     assert not any(n.endswith(".exe") for n in names)
-    assert sorted(n.split("-", 2)[-1] for n in files) == ["notes.txt", "page.html.txt"]
+    # .html is refused by default too (it opens as a page, scripts and all)
+    assert sorted(n.split("-", 2)[-1] for n in files) == ["notes.txt"]
     assert "Left out:" in transcript and "tool.exe (" in transcript  # named, with its reason
+    assert "page.html (" in transcript
     assert all(f'href="{n}" download' in transcript for n in files)
     assert "Content-Security-Policy" in transcript
