@@ -43,6 +43,7 @@ def _configure_logging(settings: Settings | None, verbose: bool = False) -> None
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from mailgate.dkim import DkimError, make_signer
     from mediate.service import tls_context
     from mediate.web.server import intake_forms
 
@@ -55,6 +56,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     try:
         tls_context(settings)  # the certificate and key load, and belong together
     except OSError as error:
+        problems.append(str(error))
+    try:
+        make_signer(settings.outbound.dkim, settings.service.domain, settings.base_dir)
+    except DkimError as error:
         problems.append(str(error))
     if problems:
         raise ConfigError(problems)
@@ -116,6 +121,7 @@ def cmd_db_rotate_key(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from mailgate.dkim import DkimError
     from mediate.serve import serve
 
     settings = load_settings(args.config)
@@ -129,7 +135,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _return_large_blocks_to_the_system()
     try:
         return asyncio.run(serve(settings))
-    except OSError as error:  # a busy port, an unreadable file: the message names the setting
+    except (OSError, DkimError) as error:  # a busy port, an unreadable file: named setting
         print(f"mediate serve could not start: {error}", file=sys.stderr)
         return 1
 
