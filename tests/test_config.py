@@ -105,3 +105,8 @@ def test_the_open_address_must_be_on_the_service_domain():
 def test_attachment_limits_are_checked_and_name_their_key():
     found = problems({**BASE, "inbound": {"attachments": {"max_file_mb": 0}}})
     assert len(found) == 1 and found[0].startswith("inbound.attachments.max_file_mb: ")
+
+
+def test_the_admin_address_must_be_an_address():
+    found = problems({**BASE, "service": {**BASE["service"], "admin_address": "postmaster"}})
+    assert len(found) == 1 and found[0].startswith("service.admin_address: 'postmaster' is not")
