@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from mailgate.dkim import DkimError, make_signer
 from mediate import casework
 from mediate import config as configuration
 from mediate.config import ConfigError, Settings, load_settings
@@ -51,6 +52,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     try:
         tls_context(settings)  # the certificate and key load, and belong together
     except OSError as error:
+        problems.append(str(error))
+    try:
+        make_signer(settings.outbound.dkim, settings.service.domain, settings.base_dir)
+    except DkimError as error:
         problems.append(str(error))
     if problems:
         raise ConfigError(problems)
@@ -115,7 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _return_large_blocks_to_the_system()
     try:
         return asyncio.run(serve(settings))
-    except OSError as error:  # a busy port, an unreadable file: the message names the setting
+    except (OSError, DkimError) as error:  # a busy port, an unreadable file: named setting
         print(f"mediate serve could not start: {error}", file=sys.stderr)
         return 1
 

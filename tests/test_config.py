@@ -130,3 +130,8 @@ def test_address_only_mediator_authentication_is_warned_about_by_check_config(tm
 def test_mediator_authentication_takes_only_the_two_known_ways():
     found = problems({**BASE, "inbound": {"mediator_authentication": "trust-me"}})
     assert len(found) == 1 and found[0].startswith("inbound.mediator_authentication:")
+
+
+def test_the_admin_address_must_be_an_address():
+    found = problems({**BASE, "service": {**BASE["service"], "admin_address": "postmaster"}})
+    assert len(found) == 1 and found[0].startswith("service.admin_address: 'postmaster' is not")

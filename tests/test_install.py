@@ -103,6 +103,37 @@ def test_a_busy_smtp_port_is_one_line_naming_the_setting(tmp_path):
                      f"127.0.0.1:{port} (Address already in use)"]
 
 
+def test_a_busy_web_port_is_one_line_naming_the_setting(tmp_path):
+    config = init_folder(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config.write_text(config.read_text().replace("port = 2525", "port = 0")
+                          .replace("port = 8025", f"port = {port}"))
+        result = mediate("--config", str(config), "serve", cwd=tmp_path)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if "level=" not in line]
+    assert lines == [f"mediate serve could not start: web.port: cannot listen on "
+                     f"127.0.0.1:{port} (Address already in use)"]
+
+
+def test_an_unreadable_dkim_key_is_one_line_naming_the_setting(tmp_path):
+    config = init_folder(tmp_path)
+    config.write_text(config.read_text()
+                      .replace('enabled = false\nselector = "mediate"',
+                               'enabled = true\nselector = "mediate"')
+                      .replace('private_key = ""', 'private_key = "dkim.pem"'))
+    expected = f"outbound.dkim.private_key: cannot read {tmp_path / 'dkim.pem'}: "
+    checked = mediate("--config", str(config), "check-config", cwd=tmp_path)
+    assert checked.returncode == 1
+    assert checked.stderr.splitlines()[1].startswith(f"  {expected}")
+    served = mediate("--config", str(config), "serve", cwd=tmp_path)
+    lines = [line for line in served.stderr.splitlines() if "level=" not in line]
+    assert served.returncode == 1 and len(lines) == 1
+    assert lines[0].startswith(f"mediate serve could not start: {expected}")
+
+
 def test_an_unreadable_config_is_one_line(tmp_path):
     config = tmp_path / "config.toml"
     config.mkdir()  # unreadable as a file even for root, who reads files of mode 0000

@@ -35,6 +35,13 @@ class ServiceSettings(Section):
     # empty: the first configured mediator.
     admin_address: str = ""
 
+    @field_validator("admin_address")
+    @classmethod
+    def _admin(cls, value: str) -> str:
+        from threads.addresses import normalize_address  # as MediatorSettings does
+
+        return normalize_address(value) if value.strip() else ""
+
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:

@@ -87,7 +87,8 @@ class WebServer:
             sock.bind((web.host, web.port))
         except OSError as error:
             sock.close()
-            raise OSError(f"web.port: cannot listen on {web.host}:{web.port} ({error})") from None
+            raise OSError(f"web.port: cannot listen on {web.host}:{web.port} "
+                          f"({error.strerror or error})") from None
         sock.listen(128)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
