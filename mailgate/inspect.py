@@ -14,6 +14,7 @@ from mailgate.attachments import AttachmentPolicy, screen_attachments
 from mailgate.classify import ClassifyContext, Verdict, classify
 from mailgate.parse import Attachment, MalformedMail, ParsedMail, parse_mail
 from mailgate.reply_text import extract_reply
+from threads.tone import Lexicon, analyse_tone
 
 
 @dataclass
@@ -61,9 +62,15 @@ def analyse(raw: bytes, ctx: ClassifyContext, policy: AttachmentPolicy | None = 
 
 def inspect_mail(raw: bytes, *, as_reply_from: str | None = None,
                  own_domain: str = "mediation.example.org",
-                 attachment_policy: AttachmentPolicy | None = None) -> dict[str, Any]:
+                 attachment_policy: AttachmentPolicy | None = None,
+                 tone_lexicon: Lexicon | None = None) -> dict[str, Any]:
     """`analyse` rendered as plain data for `mediate inspect --json`."""
     result = analyse(raw, ClassifyContext(own_domain=own_domain), attachment_policy, as_reply_from)
+    # the tone of the new words even when they would not be relayed: the administrator asks
+    # what the check says about this text, whatever else stops it
+    new_text = (result.text or (extract_reply(result.parsed.text)
+                                if result.parsed and result.parsed.text.strip() else ""))
+    tone = analyse_tone(new_text, tone_lexicon).as_dict() if new_text else None
     return {
         "classification": result.verdict.kind,
         "relay": result.relay,
@@ -76,4 +83,5 @@ def inspect_mail(raw: bytes, *, as_reply_from: str | None = None,
         "bounced": [{"address": b.address, "permanent": b.permanent}
                     for b in result.verdict.bounced],
         "reasons": result.reasons,
+        "tone": tone,
     }

@@ -29,6 +29,8 @@ from threads.settings import (
     Section,
     ServiceSettings,
 )
+from threads.tone import Lexicon, LexiconError
+from threads.tone import lexicon_for as tone_lexicon_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -107,6 +109,13 @@ class FeesSettings(Section):
     platform_fee: float = Field(default=0, ge=0)  # euros, once per case
 
 
+class ToneSettings(Section):
+    """The tone check's word lists and patterns (``[tone]``): the administrator's own files,
+    in the format of ``threads/tone/*.toml``, added to the shipped ones."""
+
+    extra_files: list[str] = Field(default_factory=list)
+
+
 class Settings(Section):
     service: ServiceSettings = ServiceSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -119,6 +128,7 @@ class Settings(Section):
     privacy: PrivacySettings = PrivacySettings()
     links: LinksSettings = LinksSettings()
     fees: FeesSettings = FeesSettings()
+    tone: ToneSettings = ToneSettings()
     mediators: list[MediatorSettings] = Field(default_factory=list)
 
     # where relative paths (SQLite file, Maildir) are resolved; the config file's folder
@@ -140,6 +150,10 @@ class Settings(Section):
             if relative != ":memory:":
                 return f"sqlite:///{(self.base_dir / relative).resolve()}"
         return url
+
+    def tone_lexicon(self) -> Lexicon:
+        """The shipped tone lexicon plus ``[tone] extra_files``, compiled once per process."""
+        return tone_lexicon_for(tuple(self.resolve_path(f) for f in self.tone.extra_files))
 
     def resolve_path(self, value: str) -> Path:
         path = Path(value)
@@ -208,6 +222,11 @@ def semantic_problems(settings: Settings) -> list[str]:
             "service.secret_key: must be at least 16 characters "
             "(set it in the file or in MEDIATE_SECRET_KEY)"
         )
+    if settings.tone.extra_files:
+        try:
+            settings.tone_lexicon()
+        except LexiconError as error:
+            problems += [f"tone.extra_files: {problem}" for problem in error.problems]
     if settings.outbound.transport == "smtp" and not settings.outbound.host:
         problems.append("outbound.host: required when outbound.transport is 'smtp'")
     return problems

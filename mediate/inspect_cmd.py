@@ -13,19 +13,22 @@ from pathlib import Path
 from mailgate.attachments import AttachmentPolicy
 from mailgate.inspect import inspect_mail
 from mediate.config import ConfigError
+from threads.tone import Lexicon
 
 
-def _settings(config: str | None) -> tuple[str, AttachmentPolicy]:
-    """The service domain and attachment limits inspect judges by, as serve would."""
+def _settings(config: str | None) -> tuple[str, AttachmentPolicy, Lexicon | None]:
+    """The service domain, attachment limits and tone lexicon inspect judges by, as serve would."""
     from mediate.cli import load_settings
 
     try:
         settings = load_settings(config)
     except ConfigError as error:
         print(f"warning: configuration not usable ({error.problems[0]}); "
-              "assuming the example domain and default limits", file=sys.stderr)
-        return "mediation.example.org", AttachmentPolicy()
-    return settings.service.domain, settings.inbound.attachments.policy()
+              "assuming the example domain, default limits and the shipped tone lists",
+              file=sys.stderr)
+        return "mediation.example.org", AttachmentPolicy(), None
+    return (settings.service.domain, settings.inbound.attachments.policy(),
+            settings.tone_lexicon())
 
 
 def render_text(result: dict) -> str:
@@ -34,6 +37,9 @@ def render_text(result: dict) -> str:
         f"would be relayed: {'yes' if result['relay'] else 'no'}",
     ]
     lines += [f"  - {reason}" for reason in result["reasons"]]
+    if result["tone"]:
+        lines.append(f"tone: {result['tone']['level']}")
+        lines += [f"  - {s['kind']}: {s['excerpt']}" for s in result["tone"]["signals"]]
     for bounce in result["bounced"]:
         kind = "permanent" if bounce["permanent"] else "temporary"
         lines.append(f"bounced address: {bounce['address']} ({kind})")
@@ -55,9 +61,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: cannot read {source}: {error.strerror}", file=sys.stderr)
         return 2
-    domain, policy = _settings(args.config)
+    domain, policy, lexicon = _settings(args.config)
     result = inspect_mail(raw, as_reply_from=args.as_reply_from, own_domain=domain,
-                          attachment_policy=policy)
+                          attachment_policy=policy, tone_lexicon=lexicon)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
