@@ -39,6 +39,8 @@ from threads.notices import Notice
 
 _PREFIX = re.compile(r"^\s*((re|aw|antw|fw|fwd|wg|doorst|sv|vs|tr)\s*(\[\d+\])?\s*:\s*)+", re.I)
 _MAX_REFERENCES = 20
+# Mails whose own subject is kept instead of the case title, so that they stand out.
+STANDS_OUT = {"tone-alert"}
 PRIVATE_LABEL = {"nl": "vertrouwelijk", "en": "private"}
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable in the raw source, safe for any line length
@@ -320,6 +322,8 @@ class Composer:
             return topic
         if notice.recipient is None:  # outsiders: their own subject, no thread to keep
             return f"[{case.ref}] {clean_subject(topic, case.ref) or case.title}"
+        if notice.kind in STANDS_OUT:  # a safety alert must not sink into the case's thread
+            return f"[{case.ref}] {topic}"
         # Gmail only threads mails whose subjects match: every copy carries the case title.
         if notice.channel == "private":
             label = PRIVATE_LABEL.get(notice.lang, "private")

@@ -23,7 +23,7 @@ from mailgate.classify import ClassifyContext
 from mailgate.compose import Composer
 from mailgate.inspect import Analysis, analyse
 from mailgate.parse import ParsedMail
-from threads import audit
+from threads import audit, heat
 from threads.addresses import Recipient, resolve
 from threads.attachments import IncomingFile
 from threads.cases import lock_case
@@ -37,6 +37,7 @@ from threads.opening import open_by_mail
 from threads.relay import Contribution, receive, sent_recently
 from threads.routing import route
 from threads.settings import CaseSettings, MediatorSettings
+from threads.tone import Lexicon
 
 log = logging.getLogger("mediate.pipeline")
 LEASE_SECONDS = 120
@@ -76,6 +77,8 @@ class Pipeline:
     at_rest: AtRestKey | None = None  # privacy.encryption_key: raw mail is stored sealed
     trusted_authserv_id: str = ""  # inbound.trusted_authserv_id (mailgate.authentication)
     intake_forms: set[str] | None = None  # the names an ``intake:`` line may choose
+    tone_lexicon: Lexicon | None = None  # [tone] extra_files added to the shipped lists
+    timezone: str = "Europe/Amsterdam"  # service.timezone: "written at 03:07" is local
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
@@ -236,6 +239,7 @@ class Pipeline:
             channel=found.channel,
             counterpart=found.counterpart,
             max_participants=self.case_settings.max_participants,
+            reading=heat.read(analysis.text, self.tone_lexicon, self.timezone, row.received_at),
             files=[
                 IncomingFile(
                     filename=item.filename, content_type=item.content_type, sha256=item.sha256,

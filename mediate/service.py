@@ -134,6 +134,7 @@ class Service:
             open_local=open_local(s), default_language=s.service.default_language,
             at_rest=self.composer.at_rest,
             trusted_authserv_id=s.inbound.trusted_authserv_id,
+            tone_lexicon=s.tone_lexicon(), timezone=s.service.timezone,
         )
         self.handler = InboundHandler(
             self.engine, s.service.domain, s.service.secret_key, self.pipeline.nudge,

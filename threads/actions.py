@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import audit
+from threads import audit, heat
 from threads.addresses import new_token, normalize_address
 from threads.cases import mediator_of, parties_of
 from threads.commands import Command, Context, Plan, find_party, phrase, target_message
@@ -378,7 +378,10 @@ def overview(session: Session, case: Case) -> dict:
         "people": [p for p in people if p.role == "party"],
         "waiting": waiting,
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
-                  "wrong_sender": bool(m.hold_reason)} for m in held],
+                  "wrong_sender": bool(m.hold_reason) and m.hold_reason not in heat.HOLD_REASONS,
+                  "reason": m.hold_reason} for m in held],
+        "alerts": [{"seq": m.seq, "author": names.get(m.author_id, "?")}
+                   for m in heat.open_alerts(session, case)],
         "minutes": logged_minutes(session, case),
         "quarantined": [
             {"at": row.received_at, "reason": (row.reason or "")[:160]}
@@ -523,4 +526,5 @@ HANDLERS = {
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
     "close": close, "reopen": reopen, "alias": alias, "help": help_, "link": link,
     "awaiting": awaiting, "reply-by": reply_by, "export": export, "original": original,
+    "ack": heat.ack,
 }

@@ -42,6 +42,7 @@ ALIASES = {
     "export": "export", "exporteer": "export", "dossier": "export",
     "original": "original", "origineel": "original",
     "help": "help", "hulp": "help",
+    "ack": "ack", "gezien": "ack",
 }
 # Commands whose text below the command lines is theirs (an edited release, a private note,
 # a message the parties are asked to answer by a date).

@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from threads import attachments, audit, commands
+from threads import attachments, audit, commands, heat
 from threads.cases import mediator_of, parties_of
 from threads.models import Case, Message, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
@@ -44,6 +44,7 @@ class Contribution:
     channel: str = "shared"  # shared | private
     counterpart: Participant | None = None  # private: the party whose line this is
     max_participants: int = 30
+    reading: heat.Reading | None = None  # the tone check, read by the pipeline
     files: list[attachments.IncomingFile] = field(default_factory=list)
 
 
@@ -93,9 +94,12 @@ def _decide(
         return resend_links(session, case, author)
     if contribution.channel == "private":
         return _private_from_party(session, case, author, contribution)
+    reading = contribution.reading or heat.read(contribution.text)
+    if reason := heat.hold_reason(case, reading):  # never relayed as it is, in any mode
+        return heat.settle(hold(session, case, author, contribution, reason), reading, reason)
     if case.moderation == "open":
         return _open(session, case, author, contribution)
-    return hold(session, case, author, contribution, None)
+    return heat.settle(hold(session, case, author, contribution, None), reading, None)
 
 
 _LINK_WORDS = {"link", "links", "new link", "new links", "nieuwe link", "nieuwe links",
