@@ -79,6 +79,7 @@ class Pipeline:
     intake_forms: set[str] | None = None  # the names an ``intake:`` line may choose
     tone_lexicon: Lexicon | None = None  # [tone] extra_files added to the shipped lists
     timezone: str = "Europe/Amsterdam"  # service.timezone: "written at 03:07" is local
+    video_url_template: str = ""  # [video] url_template: the room #video invites to
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
@@ -240,6 +241,7 @@ class Pipeline:
             counterpart=found.counterpart,
             max_participants=self.case_settings.max_participants,
             reading=heat.read(analysis.text, self.tone_lexicon, self.timezone, row.received_at),
+            video_url_template=self.video_url_template, timezone=self.timezone,
             files=[
                 IncomingFile(
                     filename=item.filename, content_type=item.content_type, sha256=item.sha256,

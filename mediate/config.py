@@ -116,6 +116,22 @@ class ToneSettings(Section):
     extra_files: list[str] = Field(default_factory=list)
 
 
+class VideoSettings(Section):
+    """Video sessions (``[video]``): the room link #video invites to; {room} becomes an
+    unguessable name, the same for everyone in one session."""
+
+    url_template: str = ""
+
+    @field_validator("url_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        value = value.strip()
+        if value and (not value.startswith("https://") or "{room}" not in value):
+            raise ValueError("must be an https:// link containing {room}, "
+                             "e.g. https://meet.jit.si/{room}")
+        return value
+
+
 class Settings(Section):
     service: ServiceSettings = ServiceSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -129,6 +145,7 @@ class Settings(Section):
     links: LinksSettings = LinksSettings()
     fees: FeesSettings = FeesSettings()
     tone: ToneSettings = ToneSettings()
+    video: VideoSettings = VideoSettings()
     mediators: list[MediatorSettings] = Field(default_factory=list)
 
     # where relative paths (SQLite file, Maildir) are resolved; the config file's folder

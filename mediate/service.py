@@ -135,6 +135,7 @@ class Service:
             at_rest=self.composer.at_rest,
             trusted_authserv_id=s.inbound.trusted_authserv_id,
             tone_lexicon=s.tone_lexicon(), timezone=s.service.timezone,
+            video_url_template=s.video.url_template,
         )
         self.handler = InboundHandler(
             self.engine, s.service.domain, s.service.secret_key, self.pipeline.nudge,

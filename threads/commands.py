@@ -43,6 +43,7 @@ ALIASES = {
     "original": "original", "origineel": "original",
     "help": "help", "hulp": "help",
     "ack": "ack", "gezien": "ack",
+    "video": "video", "beeldbellen": "video",
 }
 # Commands whose text below the command lines is theirs (an edited release, a private note,
 # a message the parties are asked to answer by a date).
@@ -77,6 +78,8 @@ class Context:
     private_with: Participant | None = None  # set when the mail came in on a private line
     max_participants: int = 30
     errors: list[dict[str, Any]] = field(default_factory=list)
+    video_url_template: str = ""  # [video] url_template, for #video
+    timezone: str = "Europe/Amsterdam"  # service.timezone: the case's local time
 
 
 Plan = Callable[[], tuple[list[Notice], list[dict[str, Any]]]]

@@ -45,6 +45,8 @@ class Contribution:
     counterpart: Participant | None = None  # private: the party whose line this is
     max_participants: int = 30
     reading: heat.Reading | None = None  # the tone check, read by the pipeline
+    video_url_template: str = ""  # [video] url_template, for the mediator's #video
+    timezone: str = "Europe/Amsterdam"  # service.timezone
     files: list[attachments.IncomingFile] = field(default_factory=list)
 
 
@@ -232,6 +234,7 @@ def _from_mediator(
         ctx = commands.Context(
             refs=contribution.refs, rest=parsed.rest, answers=contribution.message_id,
             private_with=private_with, max_participants=contribution.max_participants,
+            video_url_template=contribution.video_url_template, timezone=contribution.timezone,
         )
         return commands.execute(session, case, mediator, parsed, ctx)
     problem = None
