@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import audit, heat, video
+from threads import audit, heat, pause, video
 from threads.addresses import new_token, normalize_address
 from threads.cases import mediator_of, parties_of
 from threads.commands import Command, Context, Plan, find_party, phrase, target_message
@@ -526,5 +526,5 @@ HANDLERS = {
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
     "close": close, "reopen": reopen, "alias": alias, "help": help_, "link": link,
     "awaiting": awaiting, "reply-by": reply_by, "export": export, "original": original,
-    "ack": heat.ack, "video": video.video,
+    "ack": heat.ack, "video": video.video, "pause": pause.pause, "resume": pause.resume,
 }

@@ -44,10 +44,12 @@ ALIASES = {
     "help": "help", "hulp": "help",
     "ack": "ack", "gezien": "ack",
     "video": "video", "beeldbellen": "video",
+    "pause": "pause", "pauze": "pause", "resume": "resume", "hervat": "resume",
+    "hervatten": "resume",
 }
 # Commands whose text below the command lines is theirs (an edited release, a private note,
 # a message the parties are asked to answer by a date).
-TAKES_TEXT = {"approve", "private", "reply-by"}
+TAKES_TEXT = {"approve", "private", "reply-by", "pause"}
 
 
 def phrase(key: str, **values: Any) -> dict[str, Any]:

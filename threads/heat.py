@@ -29,7 +29,8 @@ from threads.tone import Level, Lexicon, Tone, analyse_tone
 
 THREATENING = "threatening"
 HEATED = "heated"
-HOLD_REASONS = (THREATENING, HEATED)
+PAUSED = "paused"  # written while the case was paused (threads.pause): decided on #resume
+HOLD_REASONS = (THREATENING, HEATED, PAUSED)
 _NIGHT = range(0, 6)  # hours at which writing is itself worth a mediator's notice
 _NIGHT_FROM = 23
 
@@ -70,10 +71,14 @@ def settle(notices: list[Notice], reading: Reading, reason: str | None) -> list[
     "received" (to the author); heat replaces them: a safety alert for a threat, the ordinary
     review copy and a private word to the author for a heated message in open mode.
     """
+    if reason == PAUSED:  # the mediator sees it on #resume; its author hears that it waits
+        notices = [n for n in notices if n.kind != "review-held"]
     for notice in notices:
         if notice.message is not None:
             notice.message.tone = reading.as_record()
-        if reason == THREATENING and notice.kind == "review-held":
+        if reason == PAUSED and notice.kind == "received":
+            notice.kind = "paused-received"
+        elif reason == THREATENING and notice.kind == "review-held":
             notice.kind = "tone-alert"
         elif reason == HEATED and notice.kind == "review-held":
             notice.kind = "review"

@@ -97,6 +97,9 @@ def _decide(
     if contribution.channel == "private":
         return _private_from_party(session, case, author, contribution)
     reading = contribution.reading or heat.read(contribution.text)
+    if case.status == heat.PAUSED:  # kept until #resume (threads.pause)
+        return heat.settle(hold(session, case, author, contribution, heat.PAUSED), reading,
+                           heat.PAUSED)
     if reason := heat.hold_reason(case, reading):  # never relayed as it is, in any mode
         return heat.settle(hold(session, case, author, contribution, reason), reading, reason)
     if case.moderation == "open":
@@ -242,6 +245,8 @@ def _from_mediator(
         problem = commands.phrase("empty")
     elif case.status == "closed":
         problem = commands.phrase("case-is-closed")
+    elif case.status == heat.PAUSED and private_with is None:
+        problem = commands.phrase("case-is-paused")
     if problem:
         return [Notice("command-reply", case, mediator, author=mediator,
                        answers=contribution.message_id,
