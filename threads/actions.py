@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import audit, heat, pause, video
+from threads import audit, balance, heat, pause, video
 from threads.addresses import new_token, normalize_address
 from threads.cases import mediator_of, parties_of
 from threads.commands import Command, Context, Plan, find_party, phrase, target_message
@@ -382,6 +382,7 @@ def overview(session: Session, case: Case) -> dict:
                   "reason": m.hold_reason} for m in held],
         "alerts": [{"seq": m.seq, "author": names.get(m.author_id, "?")}
                    for m in heat.open_alerts(session, case)],
+        "balance": balance.of(session, case),
         "minutes": logged_minutes(session, case),
         "quarantined": [
             {"at": row.received_at, "reason": (row.reason or "")[:160]}
