@@ -57,6 +57,13 @@ SIGNALS = [
      "better off without me"),
     ("self_harm", "Please tell my sister I love her. I won't need the flat where I'm going.",
      "where I'm going"),
+    ("self_harm", "Ik heb mijn slaappillen opgespaard. Niemand hoeft zich nog druk te maken.",
+     "opgespaard"),
+    ("threat", "Drive past my house once more and you'll be looking over your shoulder.",
+     "looking over your shoulder"),
+    ("threat", "Als je naar de rechter stapt, zie je Daan nooit meer terug.", "nooit meer"),
+    ("disclosure_threat", "Ik mail die screenshots naar je werkgever als je niet tekent.",
+     "ik mail"),
 ]
 
 CALM = [
@@ -88,6 +95,14 @@ CALM = [
     "We should tell the grandparents about the new arrangement together.",
     "Ik zie het niet zitten om op zaterdag te vergaderen, kan het doordeweeks?",
     "Sorry voor mijn mail van gisteren, het was niet eerlijk om te zeggen dat je nooit helpt.",
+    # words that threats are made of, in ordinary sentences
+    "If anything happens to the children while they are with you, please call me at once.",
+    "If you don't hear from me by Friday I'll phone you on Monday.",
+    "I'll send the invoice to your work email if that's easier.",
+    "Jammer dat er iets met je fiets is gebeurd, hopelijk komt hij terug.",
+    "My dad is in hospital, so I won't be around much this week.",
+    "Ik weet welke school het beste past bij Noor, laten we het samen bespreken.",
+    "Ik hou de planning van de aannemer goed in de gaten.",
 ]
 
 
