@@ -64,6 +64,10 @@ SIGNALS = [
     ("threat", "Als je naar de rechter stapt, zie je Daan nooit meer terug.", "nooit meer"),
     ("disclosure_threat", "Ik mail die screenshots naar je werkgever als je niet tekent.",
      "ik mail"),
+    ("disclosure_threat", "Imagine what the church would say if they found out about the loan.",
+     "what the church would say if they found out"),
+    ("self_harm", "It would be simpler for everyone if I just vanished.", "if I just vanished"),
+    ("threat", "Ga zo door en er vallen klappen, reken maar.", "klappen"),
 ]
 
 CALM = [
@@ -103,6 +107,10 @@ CALM = [
     "My dad is in hospital, so I won't be around much this week.",
     "Ik weet welke school het beste past bij Noor, laten we het samen bespreken.",
     "Ik hou de planning van de aannemer goed in de gaten.",
+    "We took the children to the circus on Sunday and they loved it.",
+    "Je vader zou het leuk vinden om de kinderen met Pasen te zien.",
+    "Wat doet de verzekering als de schuur ooit in brand vliegt?",
+    "It would be a shame to lose the old pear tree, shall we ask a tree surgeon?",
 ]
 
 
