@@ -240,7 +240,8 @@ class Pipeline:
             channel=found.channel,
             counterpart=found.counterpart,
             max_participants=self.case_settings.max_participants,
-            reading=heat.read(analysis.text, self.tone_lexicon, self.timezone, row.received_at),
+            reading=(heat.read(analysis.text, self.tone_lexicon, self.timezone, row.received_at)
+                     if author.role == "party" else None),
             video_url_template=self.video_url_template, timezone=self.timezone,
             files=[
                 IncomingFile(
