@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
+from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -45,6 +46,8 @@ from threads.notices import Notice
 
 _PREFIX = re.compile(r"^\s*((re|aw|antw|fw|fwd|wg|doorst|sv|vs|tr)\s*(\[\d+\])?\s*:\s*)+", re.I)
 _MAX_REFERENCES = 20
+# Mails whose own subject is kept instead of the case title, so that they stand out.
+STANDS_OUT = {"tone-alert"}
 PRIVATE_LABEL = {"nl": "vertrouwelijk", "en": "private"}
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable in the raw source, safe for any line length
@@ -82,6 +85,8 @@ def serialise(mail: Message) -> bytes:
     """The copy as it goes on the wire (CRLF). Equivalent to ``mail.as_bytes()`` under
     compat32 for the single text part the composer builds, at a fraction of its cost (the
     stdlib generator re-folds every header through email.header, 30 times per reply)."""
+    if mail.is_multipart():  # only #video's invitations: rare, so the generator may do it
+        return re.sub(rb"\r?\n", b"\r\n", mail.as_bytes())
     head = "\r\n".join(_fold(name, value) for name, value in mail.items())
     body = _LINE_END.sub("\r\n", mail.get_payload())
     return f"{head}\r\n\r\n{body}".encode("ascii")
@@ -133,6 +138,20 @@ def _file_part(data: bytes, content_type: str, filename: str) -> bytes:
             body += base64.encodebytes(data[start:start + 57 * 1024]).replace(b"\n", b"\r\n")
         body = bytes(body)
     return _head(head) + b"\r\n\r\n" + body
+
+
+def _with_calendar(text: MIMEText, ics: str, method: str) -> MIMEMultipart:
+    """The text and its iCalendar twin as alternatives (iMIP, RFC 6047): a text/calendar part
+    carrying its METHOD is what Outlook, Gmail, Apple Mail and Thunderbird show as an
+    invitation with accept and decline."""
+    mail = MIMEMultipart("alternative")
+    del text["MIME-Version"]
+    mail.attach(text)
+    part = MIMEText(ics, "calendar", _UTF8_QP)
+    part.set_param("method", method)
+    del part["MIME-Version"]
+    mail.attach(part)
+    return mail
 
 
 def _param(value: str) -> str | tuple[str, str, str]:
@@ -296,6 +315,9 @@ class Composer:
         # compat32 headers set as finished values: policy.default's header registry parses
         # every value it is given again, which was a quarter of the cost of a copy.
         mail = MIMEText(body, "plain", _UTF8_QP)
+        if notice.context.get("calendar"):  # #video: an invitation, not only a text
+            mail = _with_calendar(mail, notice.context["calendar"],
+                                  notice.context["calendar_method"])
         mail["From"] = formataddr((notice.author.name if notice.author else self.service_name,
                                    own), charset="utf-8")
         mail["Reply-To"] = own
@@ -340,6 +362,8 @@ class Composer:
             return topic
         if notice.recipient is None:  # outsiders: their own subject, no thread to keep
             return f"[{case.ref}] {clean_subject(topic, case.ref) or case.title}"
+        if notice.kind in STANDS_OUT:  # a safety alert must not sink into the case's thread
+            return f"[{case.ref}] {topic}"
         # Gmail only threads mails whose subjects match: every copy carries the case title.
         if notice.channel == "private":
             label = PRIVATE_LABEL.get(notice.lang, "private")

@@ -22,6 +22,8 @@ from mailgate.classify import ClassifyContext, Verdict, classify
 from mailgate.parse import Attachment, MalformedMail, ParsedMail, parse_mail, sender_of
 from mailgate.reply_text import extract_reply, scrub
 
+from threads.tone import Lexicon, analyse_tone
+
 NO_NEW_TEXT = "no-new-text"  # hold reason: the reply holds only quoted history
 
 
@@ -99,10 +101,16 @@ def _analyse(raw: bytes, ctx: ClassifyContext, policy: AttachmentPolicy,
 def inspect_mail(raw: bytes, *, as_reply_from: str | None = None,
                  own_domain: str = "mediation.example.org",
                  attachment_policy: AttachmentPolicy | None = None,
-                 seconds: float | None = budget.DEFAULT_SECONDS) -> dict[str, Any]:
+                 seconds: float | None = budget.DEFAULT_SECONDS,
+                 tone_lexicon: Lexicon | None = None) -> dict[str, Any]:
     """`analyse` rendered as plain data for `mediate inspect --json`."""
     result = analyse(raw, ClassifyContext(own_domain=own_domain), attachment_policy,
                      as_reply_from, seconds)
+    # the tone of the new words even when they would not be relayed: the administrator asks
+    # what the check says about this text, whatever else stops it
+    new_text = (result.text or (extract_reply(result.parsed.text)
+                                if result.parsed and result.parsed.text.strip() else ""))
+    tone = analyse_tone(new_text, tone_lexicon).as_dict() if new_text else None
     return {
         "classification": result.verdict.kind,
         "relay": result.relay,
@@ -115,4 +123,5 @@ def inspect_mail(raw: bytes, *, as_reply_from: str | None = None,
         "bounced": [{"address": b.address, "permanent": b.permanent}
                     for b in result.verdict.bounced],
         "reasons": result.reasons,
+        "tone": tone,
     }

@@ -32,6 +32,7 @@ from mailgate.classify import ClassifyContext
 from mailgate.compose import Composer
 from mailgate.inspect import Analysis, analyse
 from mailgate.parse import ParsedMail
+from threads import heat
 from threads.addresses import Recipient, RecipientKind, resolve
 from threads.attachments import IncomingFile
 from threads.cases import mediator_of
@@ -45,6 +46,7 @@ from threads.quarantine import announce, safe_description
 from threads.routing import route
 from threads.rules import Arrival, Policy, decide
 from threads.settings import CaseSettings, MediatorSettings
+from threads.tone import Lexicon
 
 log = logging.getLogger("mediate.pipeline")
 LEASE_SECONDS = 120
@@ -89,6 +91,9 @@ class Pipeline:
     open_per_hour: int = 10  # inbound.open_per_hour: cases a mediator opens by mail an hour
     dkim_dns: DnsFunction | None = None  # DKIM key lookups (tests answer them themselves)
     analysis_seconds: float = 10.0  # inbound.analysis_seconds: past it a mail is quarantined
+    tone_lexicon: Lexicon | None = None  # [tone] extra_files added to the shipped lists
+    timezone: str = "Europe/Amsterdam"  # service.timezone: "written at 03:07" is local
+    video_url_template: str = ""  # [video] url_template: the room #video invites to
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
@@ -236,6 +241,7 @@ class Pipeline:
             mediators=self.mediators, case_settings=self.case_settings,
             platform_fee=self.platform_fee, default_language=self.default_language,
             intake_forms=self.intake_forms, open_per_hour=self.open_per_hour,
+            video_url_template=self.video_url_template, timezone=self.timezone,
         )
 
     def _arrival(self, row: InboundMail, analysis: Analysis, digest: str,
@@ -250,6 +256,9 @@ class Pipeline:
             text=analysis.text, signed_text=analysis.signed_text, body_hash=digest,
             # quoted history only: held for the mediator, who sees what came
             hold=analysis.hold, quoted_text=parsed.text if analysis.hold else "",
+            # the tone of the new words (threads.heat); only a party's is ever used
+            reading=heat.read(analysis.text, self.tone_lexicon, self.timezone, row.received_at)
+            if analysis.text else None,
             verified=verification is not None and verification.verified,
             unverified_why=verification.reason if verification else "",
             trust_hold=sender_trust(parsed.headers, self.trusted_authserv_id),

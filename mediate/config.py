@@ -34,6 +34,8 @@ from threads.settings import (
     Section,
     ServiceSettings,
 )
+from threads.tone import Lexicon, LexiconError
+from threads.tone import lexicon_for as tone_lexicon_for
 
 EXAMPLE = data.EXAMPLE_CONFIG
 ENVIRONMENT = {
@@ -136,6 +138,29 @@ class FeesSettings(Section):
     platform_fee: float = Field(default=0, ge=0)  # euros, once per case
 
 
+class ToneSettings(Section):
+    """The tone check's word lists and patterns (``[tone]``): the administrator's own files,
+    in the format of ``threads/tone/*.toml``, added to the shipped ones."""
+
+    extra_files: list[str] = Field(default_factory=list)
+
+
+class VideoSettings(Section):
+    """Video sessions (``[video]``): the room link #video invites to; {room} becomes an
+    unguessable name, the same for everyone in one session."""
+
+    url_template: str = ""
+
+    @field_validator("url_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        value = value.strip()
+        if value and (not value.startswith("https://") or "{room}" not in value):
+            raise ValueError("must be an https:// link containing {room}, "
+                             "e.g. https://meet.jit.si/{room}")
+        return value
+
+
 class Settings(Section):
     service: ServiceSettings = ServiceSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -149,6 +174,8 @@ class Settings(Section):
     links: LinksSettings = LinksSettings()
     fees: FeesSettings = FeesSettings()
     files: FilesSettings = FilesSettings()
+    tone: ToneSettings = ToneSettings()
+    video: VideoSettings = VideoSettings()
     mediators: list[MediatorSettings] = Field(default_factory=list)
 
     # where relative paths (SQLite file, Maildir) are resolved; the config file's folder
@@ -172,6 +199,10 @@ class Settings(Section):
             if relative != ":memory:":
                 return f"sqlite:///{(self.base_dir / relative).resolve()}"
         return url
+
+    def tone_lexicon(self) -> Lexicon:
+        """The shipped tone lexicon plus ``[tone] extra_files``, compiled once per process."""
+        return tone_lexicon_for(tuple(self.resolve_path(f) for f in self.tone.extra_files))
 
     def resolve_path(self, value: str) -> Path:
         path = Path(value)
@@ -240,6 +271,11 @@ def semantic_problems(settings: Settings) -> list[str]:
             "service.secret_key: must be at least 16 characters "
             "(set it in the file or in MEDIATE_SECRET_KEY)"
         )
+    if settings.tone.extra_files:
+        try:
+            settings.tone_lexicon()
+        except LexiconError as error:
+            problems += [f"tone.extra_files: {problem}" for problem in error.problems]
     if settings.outbound.transport == "smtp" and not settings.outbound.host:
         problems.append("outbound.host: required when outbound.transport is 'smtp'")
     own_files = settings.files

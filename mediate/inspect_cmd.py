@@ -14,19 +14,22 @@ from mailgate.attachments import AttachmentPolicy
 from mailgate.budget import DEFAULT_SECONDS
 from mailgate.inspect import inspect_mail
 from mediate.config import ConfigError, load_settings
+from threads.tone import Lexicon
 
 
-def _settings(config: str | None) -> tuple[str, AttachmentPolicy, float]:
-    """The service domain, attachment limits and time budget inspect judges by, as serve
-    would."""
+def _settings(config: str | None) -> tuple[str, AttachmentPolicy, float, Lexicon | None]:
+    """The service domain, attachment limits, time budget and tone lexicon inspect judges by,
+    as serve would."""
     try:
         settings = load_settings(config)
     except ConfigError as error:
         print(f"warning: configuration not usable ({error.problems[0]}); "
-              "assuming the example domain and default limits", file=sys.stderr)
-        return "mediation.example.org", AttachmentPolicy(), DEFAULT_SECONDS
+              "assuming the example domain, default limits and the shipped tone lists",
+              file=sys.stderr)
+        return "mediation.example.org", AttachmentPolicy(), DEFAULT_SECONDS, None
     inbound = settings.inbound
-    return settings.service.domain, inbound.attachments.policy(), inbound.analysis_seconds
+    return (settings.service.domain, inbound.attachments.policy(), inbound.analysis_seconds,
+            settings.tone_lexicon())
 
 
 def render_text(result: dict) -> str:
@@ -35,6 +38,9 @@ def render_text(result: dict) -> str:
         f"would be relayed: {'yes' if result['relay'] else 'no'}",
     ]
     lines += [f"  - {reason}" for reason in result["reasons"]]
+    if result["tone"]:
+        lines.append(f"tone: {result['tone']['level']}")
+        lines += [f"  - {s['kind']}: {s['excerpt']}" for s in result["tone"]["signals"]]
     for bounce in result["bounced"]:
         kind = "permanent" if bounce["permanent"] else "temporary"
         lines.append(f"bounced address: {bounce['address']} ({kind})")
@@ -56,9 +62,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: cannot read {source}: {error.strerror}", file=sys.stderr)
         return 2
-    domain, policy, seconds = _settings(args.config)
+    domain, policy, seconds, lexicon = _settings(args.config)
     result = inspect_mail(raw, as_reply_from=args.as_reply_from, own_domain=domain,
-                          attachment_policy=policy, seconds=seconds)
+                          attachment_policy=policy, seconds=seconds, tone_lexicon=lexicon)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -173,6 +173,8 @@ class Service:
             mediator_authentication=s.inbound.mediator_authentication,
             open_per_hour=s.inbound.open_per_hour,
             analysis_seconds=s.inbound.analysis_seconds,
+            tone_lexicon=s.tone_lexicon(), timezone=s.service.timezone,
+            video_url_template=s.video.url_template,
         )
         self.pipeline.admin_address = admin_address(s)
         smtp = s.inbound.smtp

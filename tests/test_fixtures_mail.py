@@ -55,8 +55,10 @@ def test_fixture_reaches_expected_outcome(name: str) -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_inspect_json_contract(name: str) -> None:
     out = inspect_mail((FIXTURES / f"{name}.eml").read_bytes())
-    assert set(out) == {"classification", "relay", "text", "attachments", "bounced", "reasons"}
+    assert set(out) == {"classification", "relay", "text", "attachments", "bounced", "reasons",
+                        "tone"}
     json.dumps(out)
+    assert out["tone"] is None or out["tone"]["level"] in {"calm", "heated", "threatening"}
     assert all(set(b) == {"address", "permanent"} for b in out["bounced"])
     assert all({"filename", "content_type", "size", "passed", "reason"} <= set(a)
                for a in out["attachments"])

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import audit, quarantine
+from threads import audit, balance, heat, pause, quarantine, video
 from threads.addresses import new_token, normalize_address
 from threads.agreement import text_changed
 from threads.cases import CaseError, mediator_of, parse_party, parties_of
@@ -430,8 +430,11 @@ def overview(session: Session, case: Case) -> dict:
         "people": [p for p in people if p.role == "party"],
         "waiting": waiting,
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
-                  "wrong_sender": bool(m.hold_reason), "suggested": bool(m.suggested_text)}
-                 for m in held],
+                  "wrong_sender": bool(m.hold_reason) and m.hold_reason not in heat.HOLD_REASONS,
+                  "suggested": bool(m.suggested_text), "reason": m.hold_reason} for m in held],
+        "alerts": [{"seq": m.seq, "author": names.get(m.author_id, "?")}
+                   for m in heat.open_alerts(session, case)],
+        "balance": balance.of(session, case),
         "minutes": logged_minutes(session, case),
         "quarantined_count": quarantine.count(session, case),
         "quarantined": [
@@ -577,6 +580,7 @@ HANDLERS = {
     "link": link, "awaiting": awaiting, "reply-by": reply_by, "export": export,
     "original": original, "suggest": suggest, "review": review_party, "open": open_party,
     "accept-name": accept_name,
+    "ack": heat.ack, "video": video.video, "pause": pause.pause, "resume": pause.resume,
 }
 
 
@@ -631,5 +635,6 @@ def from_mediator(
         mail_key=contribution.dedupe_key, inbound_id=contribution.inbound_id,
         signed_rest=parse(contribution.signed_text).rest
         if contribution.signed_text else parsed.rest,
+        video_url_template=contribution.video_url_template, timezone=contribution.timezone,
     )
     return execute(session, case, mediator, parsed, ctx)

@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 from threads.models import Blob, Message, MessageAttachment
 
 # Copies that carry the message's files: what parties and the mediator actually read.
-CARRIES_FILES = {"relay", "copy-to-mediator", "review", "review-held", "private-to-mediator",
+CARRIES_FILES = {"relay", "copy-to-mediator", "review", "review-held", "tone-alert",
+                 "private-to-mediator",
                  "private-from-mediator"}
 
 

@@ -47,10 +47,15 @@ ALIASES = {
     "export": "export", "exporteer": "export", "dossier": "export",
     "original": "original", "origineel": "original",
     "help": "help", "hulp": "help",
+    "ack": "ack", "gezien": "ack",
+    "video": "video", "beeldbellen": "video",
+    "pause": "pause", "pauze": "pause", "resume": "resume", "hervat": "resume",
+    "hervatten": "resume",
 }
 # Commands whose text below the command lines is theirs (an edited release, a private note,
-# a message the parties are asked to answer by a date, a wording offered to the author).
-TAKES_TEXT = {"approve", "private", "reply-by", "suggest"}
+# a message the parties are asked to answer by a date, a wording offered to the author, the
+# reason for a pause).
+TAKES_TEXT = {"approve", "private", "reply-by", "suggest", "pause"}
 
 
 def phrase(key: str, **values: Any) -> dict[str, Any]:
@@ -97,6 +102,8 @@ class Context:
         if not self.mail_key:
             return uuid.uuid4().hex
         return hashlib.sha256(f"{self.mail_key}#{self.made}".encode()).hexdigest()
+    video_url_template: str = ""  # [video] url_template, for #video
+    timezone: str = "Europe/Amsterdam"  # service.timezone: the case's local time
 
 
 Plan = Callable[[], tuple[list[Notice], list[dict[str, Any]]]]

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from threads import models
+from threads import balance, heat, models
 from threads.db import session_scope
 from threads.models import Awaiting, Case, DigestRecord, Message, Participant
 from threads.notices import Notice
@@ -115,6 +115,11 @@ def summarize(
         )
         for case_id, minutes in logged:
             summary[case_id]["minutes"] = int(minutes or 0)
+    for case in cases:  # safety alerts and participation balance, case by case
+        summary[case.id]["alerts"] = [m.seq for m in heat.open_alerts(session, case)]
+        found = balance.of(session, case)
+        summary[case.id]["silent"] = found.silent
+        summary[case.id]["loud"] = list(found.loud) if found.loud else None
     return [summary[case_id] for case_id in ids]
 
 

@@ -148,6 +148,10 @@ class Message(SQLModel, table=True):
     message_id: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None
+    # what the tone check noticed (threads.heat): {"level", "signals", "written_at"}
+    tone: dict | None = Field(default=None, sa_column=Column(SealedJSON(), nullable=True))
+    # when the mediator acknowledged the safety alert of a threatening message (#ack)
+    tone_ack_at: datetime | None = None
 
 
 class OutgoingMail(SQLModel, table=True):

@@ -21,7 +21,7 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import attachments, audit, commands, suggestions
+from threads import attachments, audit, commands, heat, suggestions
 from threads.cases import mediator_of, parties_of
 from threads.models import Case, Message, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
@@ -48,6 +48,9 @@ class Contribution:
     channel: str = "shared"  # shared | private
     counterpart: Participant | None = None  # private: the party whose line this is
     max_participants: int = 30
+    reading: heat.Reading | None = None  # the tone check, read by the pipeline
+    video_url_template: str = ""  # [video] url_template, for the mediator's #video
+    timezone: str = "Europe/Amsterdam"  # service.timezone
     files: list[attachments.IncomingFile] = field(default_factory=list)
 
 
@@ -239,6 +242,8 @@ def mediator_message(
         problem = commands.phrase("empty")
     elif case.status == "closed":
         problem = commands.phrase("case-is-closed")
+    elif case.status == heat.PAUSED and private_with is None:
+        problem = commands.phrase("case-is-paused")
     if problem:
         return [Notice("command-reply", case, mediator, author=mediator,
                        answers=contribution.message_id,

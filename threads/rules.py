@@ -14,7 +14,9 @@ Why this order:
   (``seen`` then notes that the author was heard from, deciding nothing);
 - then the mediator's commands and messages, which work even in a closed case;
 - then a party's message: closed case, a hold our MTA asked for, a request for links, the
-  private line, open moderation, and last of all review, which holds everything else.
+  private line (to the mediator alone, whatever its tone), a paused case (kept for #resume),
+  heat (a threat is never relayed, heated words are held in open mode: threads.heat), open
+  moderation, and last of all review, which holds everything else.
 
 A mail is carried out once per case: ``MailDecision`` keeps a key of its Message-ID, body and
 case, inserted with the decision, so a redelivery or a second address of the same case finds
@@ -32,7 +34,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from threads import attachments, audit
+from threads import attachments, audit, heat
 from threads.actions import from_mediator
 from threads.addresses import Recipient, RecipientKind
 from threads.attachments import IncomingFile
@@ -98,6 +100,7 @@ class Arrival:
     # who is shown ``quoted_text``, what came; never relayed as a party's words.
     hold: str | None = None
     quoted_text: str = ""
+    reading: heat.Reading | None = None  # the tone of the new words (threads.heat)
 
     @property
     def dedupe_key(self) -> str:
@@ -119,6 +122,8 @@ class Policy:
     default_language: str = "nl"
     intake_forms: Mapping[str, Form] | None = None
     open_per_hour: int = 10  # cases one mediator may open by mail in an hour
+    video_url_template: str = ""  # [video] url_template, for the mediator's #video
+    timezone: str = "Europe/Amsterdam"  # service.timezone: local times in what is written
 
 
 @dataclass
@@ -176,6 +181,9 @@ class Situation:
             channel=found.channel if found else "shared",
             counterpart=found.counterpart if found else None,
             max_participants=self.policy.case_settings.max_participants, files=a.files,
+            reading=a.reading if self.author is not None and self.author.role == "party"
+            else None,
+            video_url_template=self.policy.video_url_template, timezone=self.policy.timezone,
         )
 
 
@@ -376,6 +384,29 @@ def private_line(s: Situation) -> Decision | None:
                     _private_from_party(s.session, s.case, s.author, s.contribution()))
 
 
+def _reading(s: Situation) -> heat.Reading:
+    return s.arrival.reading or heat.read(s.arrival.text)
+
+
+def paused(s: Situation) -> Decision | None:
+    """While the case is paused (#pause) a party's words wait for #resume (threads.pause)."""
+    if s.case.status != heat.PAUSED:
+        return None
+    notices = hold(s.session, s.case, s.author, s.contribution(), heat.PAUSED)
+    return Decision("paused", PROCESSED, heat.PAUSED,
+                    heat.settle(notices, _reading(s), heat.PAUSED))
+
+
+def heated(s: Situation) -> Decision | None:
+    """A threat is never relayed as it is, in any mode; heated words are held in open mode
+    (threads.heat decides which, from the tone check)."""
+    reason = heat.hold_reason(s.case, _reading(s))
+    if not reason:
+        return None
+    notices = hold(s.session, s.case, s.author, s.contribution(), reason)
+    return Decision("heat", PROCESSED, reason, heat.settle(notices, _reading(s), reason))
+
+
 def open_moderation(s: Situation) -> Decision | None:
     if s.case.moderation != "open":
         return None
@@ -384,14 +415,15 @@ def open_moderation(s: Situation) -> Decision | None:
 
 
 def review(s: Situation) -> Decision | None:
+    notices = hold(s.session, s.case, s.author, s.contribution(), None)
     return Decision("review", PROCESSED, "held for review",
-                    hold(s.session, s.case, s.author, s.contribution(), None))
+                    heat.settle(notices, _reading(s), None))
 
 
 RULES: tuple[Rule, ...] = (
     bounce, open_request, no_case, revoked, auto_reply, not_relayable, stranger,
     duplicate, unverified_mediator, wrong_sender, seen, mediator, closed_case, sender_not_trusted,
-    link_request, private_line, open_moderation, review,
+    link_request, private_line, paused, heated, open_moderation, review,
 )
 _CASE_RULES = RULES[RULES.index(auto_reply):]  # these need the author found by routing
 

@@ -1,0 +1,221 @@
+"""The tone check: each signal from examples of its own, the hard negatives it must leave calm,
+and the data files an administrator extends. Examples are written for these tests only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from mediate.config import ConfigError, from_mapping
+from mediate.inspect_cmd import run_inspect
+from threads.tone import Level, LexiconError, analyse_tone, load_lexicon
+
+SIGNALS = [
+    # (kind, text, the words the excerpt must hold)
+    ("shouting", "IK HEB DIT AL VIER KEER UITGELEGD. Lees het nog eens.", "IK HEB DIT"),
+    ("shouting", "Fine. WE ARE NOT PAYING FOR YOUR LOFT CONVERSION.", "WE ARE NOT"),
+    ("insult", "Eerlijk gezegd is hij gewoon een aartsleugenaar.", "aartsleugenaar"),
+    ("insult", "Ga toch weg, stomme kwal.", "kwal"),
+    ("insult", "Your cousin is a complete cowboy, and everyone on the street knows it.",
+     "cowboy"),
+    ("insult", "Thanks for the figures, you absolute muppet.", "muppet"),
+    ("profanity", "Wat een klotezooi is dit weer, regel het nou gewoon.", "klotezooi"),
+    ("profanity", "Just pay the fucking deposit back, Mark.", "fucking"),
+    ("contempt", "Het penningmeestertje heeft natuurlijk weer een mening over ons dak.",
+     "weer een mening"),
+    ("contempt", "People like you should never have been given a key to the block.",
+     "People like you"),
+    ("absolute", "Jullie houden je nooit aan wat we afspreken.", "nooit"),
+    ("absolute", "You always find a reason to cancel at the last minute.", "always"),
+    ("blame", "Door jullie is de hele renovatie uitgelopen.", "Door jullie"),
+    ("blame", "And of course it's somehow my fault the van broke down.", "my fault"),
+    ("sarcasm", "Goh, wat attent dat je ook eens laat weten dat je later komt.", "Goh"),
+    ("sarcasm", "Oh brilliant, so now the surveyor wants paying twice.", "Oh brilliant"),
+    ("ultimatum", "Als de borg er maandag niet staat, stap ik naar het juridisch loket.",
+     "stap ik"),
+    ("ultimatum", "Either the invoice is paid by Thursday or I'm taking my tools off site.",
+     "I'm taking"),
+    ("threat", "Ik weet precies op welke school je zoontje zit.", "op welke school"),
+    ("threat", "Het zou toch jammer zijn als er iets met je nieuwe caravan gebeurde.",
+     "jammer"),
+    ("threat", "Keep filming my garden and I'll break your nose.", "break your"),
+    ("threat", "If that fence goes up I'll put weedkiller on every one of your roses.",
+     "weedkiller"),
+    ("threat", "Try to take them abroad and you'll never see the boys again.",
+     "never see the boys again"),
+    ("disclosure_threat",
+     "Als je je bod niet verhoogt, vertel ik de hele buurt over je schulden.",
+     "vertel ik de hele buurt"),
+    ("disclosure_threat",
+     "If you go ahead with the sale I'll send your employer those old photos.",
+     "your employer"),
+    ("self_harm", "Binnenkort ben ik niemand meer tot last.", "niemand meer tot last"),
+    ("self_harm", "I keep thinking everyone would be better off without me.",
+     "better off without me"),
+    ("self_harm", "Please tell my sister I love her. I won't need the flat where I'm going.",
+     "where I'm going"),
+    ("self_harm", "Ik heb mijn slaappillen opgespaard. Niemand hoeft zich nog druk te maken.",
+     "opgespaard"),
+    ("threat", "Drive past my house once more and you'll be looking over your shoulder.",
+     "looking over your shoulder"),
+    ("threat", "Als je naar de rechter stapt, zie je Daan nooit meer terug.", "nooit meer"),
+    ("disclosure_threat", "Ik mail die screenshots naar je werkgever als je niet tekent.",
+     "ik mail"),
+    ("disclosure_threat", "Imagine what the church would say if they found out about the loan.",
+     "what the church would say if they found out"),
+    ("self_harm", "It would be simpler for everyone if I just vanished.", "if I just vanished"),
+    ("threat", "Ga zo door en er vallen klappen, reken maar.", "klappen"),
+]
+
+CALM = [
+    # legitimate legal steps, however firmly put
+    "Ik laat mijn advocaat een voorstel doen voor de verdeling van de inboedel.",
+    "If we still disagree in March, I'll ask the court to decide the holiday schedule.",
+    "Als we er in april niet uit zijn, leg ik het aan de kantonrechter voor.",
+    # acronyms and names in capitals, one emphasised word, capitals quoted from a document
+    "De VvE stuurt de stukken voor de ALV; de CAO-verhoging staat in de brief van HR en UWV.",
+    "CAFCASS asked for the CMS letter and our HOA minutes before the hearing.",
+    "In de akte staat PIETER JAN VAN DAM als koper, dat is mijn oom.",
+    "I am NOT asking for the car, only for the piano.",
+    'The sign on the gate says "PRIVATE ROAD NO TURNING" and it has always been there.',
+    # quoted or reported insults and threats the writer received
+    'Op het schoolplein noemde hij mij "een vuile leugenaar". Dat deed pijn.',
+    "My brother-in-law called me a parasite at the wake. I did not answer him.",
+    'Ze zei tegen me: "straks steek ik je schuur in de fik". Ik wil dat u dat weet.',
+    # harmless idiom
+    "Ik dood de tijd wel even in het café tot de sessie begint.",
+    "That commute kills me, so could we meet online on Friday?",
+    "Ik schrok me dood toen ik de offerte voor het dak zag.",
+    # swearing at one's own mistake
+    "Verdorie, ik ben de bijlage vergeten, sorry. Hier is hij.",
+    "Damn, wrong week in my last mail, apologies. It's the 14th.",
+    # sadness is not hopelessness; firm is not heated; knowing is not stalking
+    "Ik mis mijn moeder elke dag en ik slaap slecht, maar ik wil dit netjes afronden.",
+    "My answer is no: I won't sell below the valuation, but I'm open to instalments.",
+    "Ik weet dat je vroeg begint, dus ik breng de kinderen om zeven uur.",
+    "We should tell the grandparents about the new arrangement together.",
+    "Ik zie het niet zitten om op zaterdag te vergaderen, kan het doordeweeks?",
+    "Sorry voor mijn mail van gisteren, het was niet eerlijk om te zeggen dat je nooit helpt.",
+    # words that threats are made of, in ordinary sentences
+    "If anything happens to the children while they are with you, please call me at once.",
+    "If you don't hear from me by Friday I'll phone you on Monday.",
+    "I'll send the invoice to your work email if that's easier.",
+    "Jammer dat er iets met je fiets is gebeurd, hopelijk komt hij terug.",
+    "My dad is in hospital, so I won't be around much this week.",
+    "Ik weet welke school het beste past bij Noor, laten we het samen bespreken.",
+    "Ik hou de planning van de aannemer goed in de gaten.",
+    "We took the children to the circus on Sunday and they loved it.",
+    "Je vader zou het leuk vinden om de kinderen met Pasen te zien.",
+    "Wat doet de verzekering als de schuur ooit in brand vliegt?",
+    "It would be a shame to lose the old pear tree, shall we ask a tree surgeon?",
+]
+
+
+@pytest.mark.parametrize(("kind", "text", "excerpt"), SIGNALS,
+                         ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(SIGNALS)])
+def test_each_signal_is_found_with_the_words_that_raised_it(kind: str, text: str,
+                                                            excerpt: str) -> None:
+    tone = analyse_tone(text)
+    found = [s for s in tone.signals if s.kind == kind]
+    assert found, tone
+    assert any(excerpt.lower() in s.excerpt.lower() for s in found), found
+    threatening = kind in {"threat", "disclosure_threat", "self_harm"}
+    assert tone.level == (Level.THREATENING if threatening else tone.level)
+    assert tone.level != Level.CALM
+
+
+@pytest.mark.parametrize("text", CALM)
+def test_hard_negatives_stay_calm(text: str) -> None:
+    tone = analyse_tone(text)
+    assert tone.level == Level.CALM, tone.signals
+    assert tone.signals == ()
+
+
+def test_a_message_takes_the_level_of_its_worst_sentence() -> None:
+    friendly = ("Dank voor het verslag, ik ben akkoord met de planning. "
+                "De sleutels liggen bij de buren. ")
+    assert analyse_tone(friendly).level == Level.CALM
+    assert analyse_tone(friendly + "Die penningmeester is een oplichter.").level == Level.HEATED
+    threat = friendly + "Ik weet waar je woont, denk daar maar eens over na."
+    assert analyse_tone(threat).level == Level.THREATENING
+
+
+def test_a_quoted_insult_is_not_the_writers_but_an_added_one_is() -> None:
+    reported = 'She told the neighbours I was "a lying cow". I want that to stop.'
+    assert analyse_tone(reported).level == Level.CALM
+    added = reported + " She is a vicious hypocrite."
+    tone = analyse_tone(added)
+    assert tone.level == Level.HEATED
+    assert [s.excerpt for s in tone.signals if s.kind == "insult"] == ["hypocrite"]
+
+
+def test_sarcasm_that_only_wounds_next_to_other_heat_needs_it() -> None:
+    assert analyse_tone("Fascinating.").level == Level.CALM
+    assert analyse_tone("Fascinating. People like you never learn.").level == Level.HEATED
+
+
+def test_quiet_goodbyes_add_up_to_a_self_harm_signal() -> None:
+    one = "Zeg tegen Femke dat ik van haar hou."
+    assert analyse_tone(one).level == Level.CALM
+    two = one + " Mijn spullen heb ik al weggegeven."
+    tone = analyse_tone(two)
+    assert tone.level == Level.THREATENING
+    assert [s.kind for s in tone.signals] == ["self_harm"]
+
+
+def test_an_administrator_file_extends_the_shipped_lists(tmp_path: Path) -> None:
+    text = "Die vent is een echte zeurkous."
+    assert analyse_tone(text).level == Level.CALM
+    extra = tmp_path / "ours.toml"
+    extra.write_text('language = "nl"\n[words]\ninsult = ["zeurkous"]\n'
+                     '[[pattern]]\nkind = "contempt"\nmatch = \'\'\'\\bdie vent\\b\'\'\'\n',
+                     encoding="utf-8")
+    tone = analyse_tone(text, load_lexicon([extra]))
+    assert {(s.kind, s.excerpt) for s in tone.signals} == {
+        ("insult", "zeurkous"), ("contempt", "Die vent")}
+
+
+def test_a_broken_tone_file_names_its_mistakes(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.toml"
+    bad.write_text('language = "fr"\n', encoding="utf-8")
+    worse = tmp_path / "worse.toml"
+    worse.write_text('language = "en"\nwordz = 1\n[[pattern]]\nkind = "rage"\nmatch = "x"\n'
+                     '[[pattern]]\nkind = "insult"\nmatch = "(unclosed"\n', encoding="utf-8")
+    with pytest.raises(LexiconError) as caught:
+        load_lexicon([bad, worse])
+    problems = "\n".join(caught.value.problems)
+    assert "broken.toml: 'language' must be one of nl, en, any" in problems
+    assert "worse.toml: unknown key 'wordz'" in problems
+    assert "worse.toml: pattern[0]: unknown kind 'rage'" in problems
+    assert "worse.toml: pattern[1]: match is not a valid regular expression" in problems
+
+
+def test_the_config_key_is_checked_when_the_configuration_loads(tmp_path: Path) -> None:
+    (tmp_path / "extra.toml").write_text('language = "en"\n[words]\ninsult = 3\n',
+                                         encoding="utf-8")
+    data = {"service": {"secret_key": "x" * 32},
+            "mediators": [{"email": "m@example.org", "name": "M"}],
+            "tone": {"extra_files": ["extra.toml"]}}
+    with pytest.raises(ConfigError) as caught:
+        from_mapping(data, tmp_path, environ={})
+    assert caught.value.problems == [
+        "tone.extra_files: extra.toml: words.insult: must be a list of strings"]
+
+
+def test_inspect_json_reports_the_tone_of_the_new_words(tmp_path: Path, capsys) -> None:
+    mail = tmp_path / "reply.eml"
+    mail.write_bytes(
+        b"From: Party <party@example.com>\r\nTo: 2026-001+abc@mediation.example.org\r\n"
+        b"Subject: Re: [2026-001] Case\r\nMessage-ID: <t1@example.com>\r\n"
+        b"Date: Mon, 02 Mar 2026 09:42:00 +0100\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Je bent een leugenaar en dat weet je best.\r\n")
+    args = argparse.Namespace(file=str(mail), config=None, as_reply_from=None, json=True)
+    assert run_inspect(args) == 0
+    tone = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["tone"]
+    assert tone["level"] == "heated"
+    assert {"kind": "insult", "excerpt": "leugenaar"} in tone["signals"]
+    assert {s["kind"] for s in tone["signals"]} == {"insult", "blame"}
