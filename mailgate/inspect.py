@@ -21,7 +21,6 @@ from mailgate.attachments import AttachmentPolicy, screen_attachments
 from mailgate.classify import ClassifyContext, Verdict, classify
 from mailgate.parse import Attachment, MalformedMail, ParsedMail, parse_mail, sender_of
 from mailgate.reply_text import extract_reply, scrub
-
 from threads.tone import Lexicon, analyse_tone
 
 NO_NEW_TEXT = "no-new-text"  # hold reason: the reply holds only quoted history
