@@ -68,3 +68,16 @@ async def test_resume_and_pause_say_what_is_wrong_when_they_do_not_fit(service, 
     await reply(service, MEDIATOR, address[MEDIATOR], "#pause")
     [answer] = sink.to(MEDIATOR)
     assert "only an open mediation can be paused (this one is paused)" in answer.text
+
+
+async def test_approve_while_paused_passes_nothing_on(service, sink):
+    opened, address = await open_case(service)  # review: Bram's message is held
+    await reply(service, BRAM, address[BRAM], CALM)
+    await reply(service, MEDIATOR, address[MEDIATOR], "#pause")
+    sink.delivered.clear()
+    await reply(service, MEDIATOR, address[MEDIATOR], "#approve 1")
+    assert sink.to(ANNA) == [] and sink.to(CEES) == []
+    [answer] = sink.to(MEDIATOR)
+    assert "nothing is passed on yet" in answer.text
+    with Session(service.engine) as session:
+        assert session.exec(select(Message.status)).all() == ["held"]

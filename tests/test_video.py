@@ -9,6 +9,7 @@ from email import message_from_bytes
 import icalendar
 import pytest
 from conftest import MEDIATOR, make_settings
+from support import DKIM_KEY
 from test_walking_skeleton import ANNA, BRAM, CEES, open_case, reply
 
 from mediate.service import Service
@@ -22,7 +23,7 @@ async def service(tmp_path, database_url, sink):
         tmp_path, database_url, video={"url_template": TEMPLATE},
         outbound={"transport": "smtp", "host": "127.0.0.1", "port": sink.port},
     )
-    running = Service.build(settings)
+    running = Service.build(settings, dkim_dns=DKIM_KEY.dns)  # the mediator's mail is signed
     await running.start()
     yield running
     await running.stop()

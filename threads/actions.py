@@ -70,7 +70,9 @@ FORCE = {"force", "forceer", "forceren"}
 
 def approve(session: Session, case: Case, mediator: Participant, command: Command,
             ctx: Context) -> Plan | None:
-
+    if case.status == heat.PAUSED:  # nothing is relayed while paused, not even a release
+        ctx.errors.append(phrase("approve-paused"))
+        return None
     message = held_target(session, case, command, ctx)
     if message is None:
         return None
