@@ -223,8 +223,8 @@ def _cut_signature(lines: list[str]) -> list[str]:
         budget.check()
         line = lines[i]
         after = len(content) - n - 1  # non-empty lines below (counted, not listed: linear)
-        # (a mobile footer may be all there is: "Sent from my iPhone" above a quote)
-        if (n and _DASH_SIG.match(line) and after <= 15) or (
+        # (a signature or a mobile footer may be all there is above a quote)
+        if (_DASH_SIG.match(line) and after <= 15) or (
                 _MOBILE.match(line) and after <= 3 and _short_footer(line)):
             lines = lines[:i]
             content = [k for k in content if k < i]

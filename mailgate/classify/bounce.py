@@ -200,6 +200,24 @@ def _null_sender(msg: Message) -> bool:
     return any(str(v).strip() in ("<>", "") for v in msg.get_all("Return-Path") or [])
 
 
+_READ_SUBJECT = re.compile(r"(?i)^\s*(read|gelezen|not read|niet gelezen|gelesen|"
+                           r"ungelesen|lu|non lu|leído|letto)\s*:")
+_READ_BODY = re.compile(r"(?i)was read on|is gelezen op|wurde am .{0,40} gelesen|a été lu le|"
+                        r"was deleted without being read|is verwijderd zonder te zijn gelezen")
+
+
+def _read_receipt(mail: ParsedMail) -> Verdict | None:
+    """A read receipt: RFC 8098 (multipart/report; report-type=disposition-notification), or
+    Outlook's own "Read: ..." notice. It tells the sender something; a party never wrote it."""
+    msg = mail.headers
+    if str(msg.get_param("report-type") or "").lower() == "disposition-notification" or any(
+            p.get_content_type() == "message/disposition-notification" for p in msg.walk()):
+        return Verdict("delivery-report", "read receipt (RFC 8098 disposition notification)")
+    if _READ_SUBJECT.match(mail.subject or "") and _READ_BODY.search(mail.text[:2000]):
+        return Verdict("delivery-report", "read receipt (Outlook)")
+    return None
+
+
 def _auto_submitted(msg: Message) -> bool:
     value = str(msg.get("Auto-Submitted") or "").strip().lower()
     return bool(value) and not value.startswith("no")
@@ -211,7 +229,7 @@ def check(mail: ParsedMail, raw: bytes, ctx: ClassifyContext) -> Verdict | None:
     msg = mail.headers
     if _is_feedback(mail):
         return Verdict("feedback-report", "RFC 5965 (ARF) feedback report: an abuse complaint")
-    verdict = _from_dsn(mail) or _from_ses(mail)
+    verdict = _from_dsn(mail) or _from_ses(mail) or _read_receipt(mail)
     if verdict is not None:
         return verdict
     daemon = _is_daemon(mail)

@@ -88,6 +88,7 @@ _SERVICE_LOCAL = re.compile(r"(?i)^(mailer-daemon|mail-daemon|noreply|no-reply|r
 # with another sign of machine-made mail.
 _NDR_PHRASE = re.compile(
     r"(?i)could not be delivered|couldn't be delivered|was not delivered|delivery has failed|"
+    r"message not delivered|could not deliver|failed to deliver|delivery failure|"
     r"delivery (to the following recipients?|failed|to these recipients)|"
     r"permanent fatal errors|undeliverable|unable to deliver|i'm afraid i wasn't able to deliver|"
     r"this is the mail system at|this is the qmail-send program|message delivery failed|"
