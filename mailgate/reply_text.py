@@ -277,6 +277,21 @@ def _cut_contact_paragraph(lines: list[str]) -> list[str]:
     return lines
 
 
+def above_history(text: str) -> str:
+    """The unquoted lines above the first header block or separator of quoted history: a
+    cautious cut (attributions are not looked for) for telling who wrote what."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        budget.check()
+        if _is_quoted(line):
+            continue
+        if _outlook_block_at(lines, i) is not None:
+            break
+        out.append(line)
+    return "\n".join(out)
+
+
 REMOVED = "[…]"
 
 

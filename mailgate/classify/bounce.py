@@ -34,6 +34,7 @@ from mailgate.classify.bounce_text import (
 )
 from mailgate.classify.verdict import Bounced, ClassifyContext, Verdict
 from mailgate.parse import ParsedMail, decode_bytes, decode_header, raw_header
+from mailgate.reply_text import above_history
 
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status")
 _DAEMON = re.compile(r"(?i)^(mailer-daemon|mail-daemon|mailerdaemon|postmaster|mdaemon|ndr|"
@@ -239,7 +240,9 @@ def check(mail: ParsedMail, raw: bytes, ctx: ClassifyContext) -> Verdict | None:
     machine = daemon or is_report or bool(x_failed) or _null_sender(msg) or _auto_submitted(msg)
     subject_says = is_bounce_subject(mail.subject)
     reply_subject = is_bounce_subject(mail.subject, forwarded=True)  # "RE: Undeliverable: ..."
-    phrase, status = ndr_wording(mail.text)
+    # On mail no header marks as machine-made, only the new words count: a person (or the
+    # mediator) answering above a quoted or forwarded report did not write a report.
+    phrase, status = ndr_wording(mail.text if machine else above_history(mail.text[:20000]))
     forwarded = reply_subject and bool(_TRANSCRIPT.search(mail.text))
     # A notice that reads like a delivery report: its wording with a status code, or its
     # wording or subject on mail that is machine-made by its headers.

@@ -115,7 +115,9 @@ _SOFT = re.compile(r"(?i)delivery warning|delayed|delay|will (be )?retr(y|ied)|s
 def ndr_wording(text: str) -> tuple[bool, bool]:
     """(the notice speaks as a delivery report does, an SMTP status code stands in it); read
     from the notice only (its first 20,000 characters, before the returned original)."""
-    head = _notice_part(text[:20000])
+    # (a person quoting a report, or our own notice of a failed delivery, is not one)
+    head = "\n".join(x for x in _notice_part(text[:20000]).splitlines()
+                     if not x.lstrip().startswith(">"))
     return bool(_NDR_PHRASE.search(head)), bool(_STATUS.search(head))
 
 
