@@ -141,8 +141,11 @@ def screen_attachments(atts: list[Attachment],
             att.filename = _BIDI.sub("", att.filename)  # shown without them from now on
             out.append((att, False, _reason("bidi")))
             continue
-        ext = _extension(att.filename)
-        if ext in forbidden:
+        # "evil.exe:stream" (an NTFS stream) opens as evil.exe: both readings are judged
+        ext = next((e for e in (_extension(att.filename),
+                                _extension(att.filename.split(":", 1)[0])) if e in forbidden),
+                   None)
+        if ext is not None:
             out.append((att, False, _reason("type", ext)))
             continue
         hidden = [e for e in map(_extension, _inner_names(att.data, att.content_type,

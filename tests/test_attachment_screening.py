@@ -32,7 +32,8 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("name", ["evil.exe . .", "evil.exe.", "evil.exe   ", "factuur.pdf.exe. "])
+@pytest.mark.parametrize("name", ["evil.exe . .", "evil.exe.", "evil.exe   ", "factuur.pdf.exe. ",
+                                  "evil.exe:Zone.Identifier"])
 def test_trailing_dots_and_spaces_do_not_hide_a_program(name: str) -> None:
     ok, why = _screen(_att(name))
     assert not ok and ".exe" in why
@@ -105,3 +106,7 @@ def test_an_attached_mail_with_a_document_passes() -> None:
     outer.add_attachment(inner)
     [att] = parse_mail(outer.as_bytes()).attachments
     assert _screen(att)[0]
+
+
+def test_a_time_in_a_documents_name_is_not_taken_for_a_stream() -> None:
+    assert _screen(_att("Notulen 10:30.pdf"))[0]
