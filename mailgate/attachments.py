@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
+from functools import lru_cache
 
 from mailgate.parse import Attachment
 
@@ -127,12 +128,17 @@ def describe(reason: str, lang: str) -> str:
     return reason
 
 
+@lru_cache(maxsize=8)
+def _forbidden(extensions: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(e.lower().lstrip(".") for e in extensions)
+
+
 def screen_attachments(atts: list[Attachment],
                        policy: AttachmentPolicy) -> list[tuple[Attachment, bool, str]]:
     """(attachment, passed, reason) for each attachment, in order."""
     out: list[tuple[Attachment, bool, str]] = []
     total = 0
-    forbidden = {e.lower().lstrip(".") for e in policy.forbidden_extensions}
+    forbidden = _forbidden(tuple(policy.forbidden_extensions))
     for att in atts:
         if att.inline:
             out.append((att, False, _reason("inline")))
@@ -141,8 +147,11 @@ def screen_attachments(atts: list[Attachment],
             att.filename = _BIDI.sub("", att.filename)  # shown without them from now on
             out.append((att, False, _reason("bidi")))
             continue
-        ext = _extension(att.filename)
-        if ext in forbidden:
+        # "evil.exe:stream" (an NTFS stream) opens as evil.exe: both readings are judged
+        ext = next((e for e in (_extension(att.filename),
+                                _extension(att.filename.split(":", 1)[0])) if e in forbidden),
+                   None)
+        if ext is not None:
             out.append((att, False, _reason("type", ext)))
             continue
         hidden = [e for e in map(_extension, _inner_names(att.data, att.content_type,

@@ -214,7 +214,15 @@ class _Spool:
         self.runs: list[tuple[int, int]] = []
         # A random mark, so that words a sender writes can never be taken for one.
         self.tag = f"@@mediate-spool-{secrets.token_hex(8)}-"
-        self.mark = re.compile(re.escape(self.tag) + r"(\d+)@@(?:\r?\n)?")  # EOL may go
+        self._mark: re.Pattern[str] | None = None
+
+    @property
+    def mark(self) -> re.Pattern[str]:
+        # Compiled only for a mail that has runs: a new pattern per mail cost more than
+        # the rest of the analysis of a short reply.
+        if self._mark is None:
+            self._mark = re.compile(re.escape(self.tag) + r"(\d+)@@(?:\r?\n)?")  # EOL may go
+        return self._mark
 
     def take_out(self) -> bytes:
         raw = self.raw.obj

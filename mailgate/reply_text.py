@@ -223,8 +223,8 @@ def _cut_signature(lines: list[str]) -> list[str]:
         budget.check()
         line = lines[i]
         after = len(content) - n - 1  # non-empty lines below (counted, not listed: linear)
-        # (a mobile footer may be all there is: "Sent from my iPhone" above a quote)
-        if (n and _DASH_SIG.match(line) and after <= 15) or (
+        # (a signature or a mobile footer may be all there is above a quote)
+        if (_DASH_SIG.match(line) and after <= 15) or (
                 _MOBILE.match(line) and after <= 3 and _short_footer(line)):
             lines = lines[:i]
             content = [k for k in content if k < i]
@@ -275,6 +275,21 @@ def _cut_contact_paragraph(lines: list[str]) -> list[str]:
     if sum(1 for x in block if _CONTACT.search(x)) >= 2:
         return lines[:start]
     return lines
+
+
+def above_history(text: str) -> str:
+    """The unquoted lines above the first header block or separator of quoted history: a
+    cautious cut (attributions are not looked for) for telling who wrote what."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        budget.check()
+        if _is_quoted(line):
+            continue
+        if _outlook_block_at(lines, i) is not None:
+            break
+        out.append(line)
+    return "\n".join(out)
 
 
 REMOVED = "[…]"

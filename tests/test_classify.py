@@ -152,3 +152,31 @@ def test_hotmail_style_complaint_is_a_feedback_report() -> None:
     verdict = _classify("From: staff@hotmail.example.com\n"
                         "Subject: complaint about message from 192.0.2.1")
     assert verdict.kind == "feedback-report"
+
+
+def test_a_delivery_report_is_recognised_by_its_wording_and_status_code() -> None:
+    verdict = _classify("From: Mail Service <mailservice@contoso.example.com>\n"
+                        "Return-Path: <mailservice@contoso.example.com>\nSubject: RE: Voorstel",
+                        "Delivery has failed to these recipients or groups:\n\n"
+                        "b.willems@contoso.example.com\n#550 5.1.1 RESOLVER.ADR.RecipNotFound\n")
+    assert verdict.kind == "bounce"
+    assert [(b.address, b.permanent) for b in verdict.bounced] == [
+        ("b.willems@contoso.example.com", True)]
+
+
+def test_a_person_quoting_a_delivery_report_is_not_one() -> None:
+    verdict = _classify("From: Jan <jan@example.nl>\nSubject: Re: Voorstel",
+                        "Ik heb het adres van Piet aangepast.\n\n"
+                        "> Delivery has failed to these recipients or groups:\n"
+                        "> piet@example.org\n> 550 5.1.1 User unknown\n")
+    assert verdict.kind == "reply"
+
+
+def test_the_mediator_answering_above_our_failed_delivery_notice_is_not_a_report() -> None:
+    verdict = _classify("From: Maria de Vries <mediator@office.example>\nSubject: RE: Bericht",
+                        "#status\n\nFrom: Mediate <2026-014+abc@mediation.example.org>\n"
+                        "Sent: Tuesday, March 10, 2026 10:00\nTo: Maria de Vries\n"
+                        "Subject: A message could not be delivered to Piet\n\n"
+                        "A message of this mediation could not be delivered to Piet.\n"
+                        "The server's answer was: 550 5.1.1 User unknown\n")
+    assert verdict.kind == "reply"

@@ -34,6 +34,7 @@ from mailgate.classify.bounce_text import (
 )
 from mailgate.classify.verdict import Bounced, ClassifyContext, Verdict
 from mailgate.parse import ParsedMail, decode_bytes, decode_header, raw_header
+from mailgate.reply_text import above_history
 
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status")
 _DAEMON = re.compile(r"(?i)^(mailer-daemon|mail-daemon|mailerdaemon|postmaster|mdaemon|ndr|"
@@ -201,6 +202,24 @@ def _null_sender(msg: Message) -> bool:
     return any(str(v).strip() in ("<>", "") for v in msg.get_all("Return-Path") or [])
 
 
+_READ_SUBJECT = re.compile(r"(?i)^\s*(read|gelezen|not read|niet gelezen|gelesen|"
+                           r"ungelesen|lu|non lu|leído|letto)\s*:")
+_READ_BODY = re.compile(r"(?i)was read on|is gelezen op|wurde am .{0,40} gelesen|a été lu le|"
+                        r"was deleted without being read|is verwijderd zonder te zijn gelezen")
+
+
+def _read_receipt(mail: ParsedMail) -> Verdict | None:
+    """A read receipt: RFC 8098 (multipart/report; report-type=disposition-notification), or
+    Outlook's own "Read: ..." notice. It tells the sender something; a party never wrote it."""
+    msg = mail.headers
+    if str(msg.get_param("report-type") or "").lower() == "disposition-notification" or any(
+            p.get_content_type() == "message/disposition-notification" for p in msg.walk()):
+        return Verdict("delivery-report", "read receipt (RFC 8098 disposition notification)")
+    if _READ_SUBJECT.match(mail.subject or "") and _READ_BODY.search(mail.text[:2000]):
+        return Verdict("delivery-report", "read receipt (Outlook)")
+    return None
+
+
 def _auto_submitted(msg: Message) -> bool:
     value = str(msg.get("Auto-Submitted") or "").strip().lower()
     return bool(value) and not value.startswith("no")
@@ -212,7 +231,7 @@ def check(mail: ParsedMail, raw: bytes, ctx: ClassifyContext) -> Verdict | None:
     msg = mail.headers
     if _is_feedback(mail):
         return Verdict("feedback-report", "RFC 5965 (ARF) feedback report: an abuse complaint")
-    verdict = _from_dsn(mail) or _from_ses(mail)
+    verdict = _from_dsn(mail) or _from_ses(mail) or _read_receipt(mail)
     if verdict is not None:
         return verdict
     daemon = _is_daemon(mail)
@@ -222,12 +241,16 @@ def check(mail: ParsedMail, raw: bytes, ctx: ClassifyContext) -> Verdict | None:
     machine = daemon or is_report or bool(x_failed) or _null_sender(msg) or _auto_submitted(msg)
     subject_says = is_bounce_subject(mail.subject)
     reply_subject = is_bounce_subject(mail.subject, forwarded=True)  # "RE: Undeliverable: ..."
-    phrase, status = ndr_wording(mail.text)
+    # On mail no header marks as machine-made, only the new words count: a person (or the
+    # mediator) answering above a quoted or forwarded report did not write a report.
+    phrase, status = ndr_wording(mail.text if machine else above_history(mail.text[:20000]))
     forwarded = reply_subject and bool(_TRANSCRIPT.search(mail.text))
     # A notice that reads like a delivery report: its wording with a status code, or its
     # wording or subject on mail that is machine-made by its headers.
     reads_as_report = (phrase and status) or (machine and (phrase or reply_subject)) \
         or (subject_says and phrase)
+    # (not on every mail: flufl.bounce's pattern matching costs about 1.6 s per MB, and a
+    # person's long reply with no sign of a report need not pay it)
     if not (machine or reply_subject or phrase):
         return None
     # flufl.bounce's detectors run on every mail that may be machine-made: they know formats

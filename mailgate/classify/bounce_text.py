@@ -88,6 +88,7 @@ _SERVICE_LOCAL = re.compile(r"(?i)^(mailer-daemon|mail-daemon|noreply|no-reply|r
 # with another sign of machine-made mail.
 _NDR_PHRASE = re.compile(
     r"(?i)could not be delivered|couldn't be delivered|was not delivered|delivery has failed|"
+    r"message not delivered|could not deliver|failed to deliver|delivery failure|"
     r"delivery (to the following recipients?|failed|to these recipients)|"
     r"permanent fatal errors|undeliverable|unable to deliver|i'm afraid i wasn't able to deliver|"
     r"this is the mail system at|this is the qmail-send program|message delivery failed|"
@@ -114,7 +115,9 @@ _SOFT = re.compile(r"(?i)delivery warning|delayed|delay|will (be )?retr(y|ied)|s
 def ndr_wording(text: str) -> tuple[bool, bool]:
     """(the notice speaks as a delivery report does, an SMTP status code stands in it); read
     from the notice only (its first 20,000 characters, before the returned original)."""
-    head = _notice_part(text[:20000])
+    # (a person quoting a report, or our own notice of a failed delivery, is not one)
+    head = "\n".join(x for x in _notice_part(text[:20000]).splitlines()
+                     if not x.lstrip().startswith(">"))
     return bool(_NDR_PHRASE.search(head)), bool(_STATUS.search(head))
 
 
