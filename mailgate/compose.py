@@ -40,6 +40,8 @@ from threads.addresses import (
 )
 from threads.cases import mediator_of
 from threads.crypto import AtRestKey, seal
+from threads.locales import DEFAULT_ZONE
+from threads.locales import FILTERS as LOCALE_FILTERS
 from threads.models import OutgoingMail, Participant, ThreadRoot
 from threads.notices import Notice
 
@@ -200,6 +202,8 @@ class Composer:
     # exporter(session, notice) -> {"file": {sha256, filename, content_type}} or {"link": url}:
     # the application builds the case file for #export (mailgate cannot).
     exporter: Callable[[Session, Notice], dict] | None = None
+    # service.timezone: every time a reader sees, unless the case has its own
+    timezone: str = DEFAULT_ZONE
 
     def __post_init__(self) -> None:
         self.env = Environment(
@@ -210,6 +214,12 @@ class Composer:
             lstrip_blocks=True,
         )
         self.env.filters["file_reason"] = describe  # why a file stayed behind, in nl or en
+        # date, datetime, time, money, number: as the reader's language writes them, in the
+        # case's time zone (both read ``lang`` and ``zone`` from the context)
+        self.env.filters.update(LOCALE_FILTERS)
+
+    def zone(self, case) -> str:  # noqa: ANN001
+        return (case.timezone if case is not None and case.timezone else None) or self.timezone
 
     def render(self, kind: str, lang: str, context: dict) -> tuple[str, str]:
         """Render ``mail/<lang>/<kind>.txt``: the first line is ``Subject: ...``."""
@@ -278,6 +288,7 @@ class Composer:
                                 if case is not None and recipient is not None
                                 and recipient.private_token else None),
             "channel": notice.channel, "counterpart": notice.counterpart,
+            "lang": notice.lang, "zone": self.zone(case),
             "service_name": self.service_name, "base_url": self.base_url,
             "domain": self.domain, "links": self.links,
             "attachments": self._attachments(session, notice.message, batch),

@@ -32,6 +32,8 @@ from sqlmodel import Session, col, select
 from mailgate.attachments import describe
 from mailgate.parse import MalformedMail, parse_mail
 from threads.crypto import AtRestKey, unseal
+from threads.locales import DEFAULT_ZONE
+from threads.locales import FILTERS as LOCALE_FILTERS
 from threads.models import (
     Blob,
     Case,
@@ -54,18 +56,22 @@ NO_ATTACHMENTS = b"no attachments\n"
 
 def render_transcript(templates_dir: Path, record: Transcript, made_at: datetime,
                       files: dict[str, bytes] | None = None,
-                      left_out: dict[int, list[tuple[str, str]]] | None = None) -> bytes:
+                      left_out: dict[int, list[tuple[str, str]]] | None = None,
+                      zone: str | None = None) -> bytes:
     """The transcript page; ``files`` (attachment members) are linked from their message,
-    ``left_out`` (by message: file name, reason) named without a link."""
+    ``left_out`` (by message: file name, reason) named without a link. A person reads it:
+    times in the case's zone (``zone``: the service's), not UTC as the audit trail."""
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)), undefined=StrictUndefined,
         autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
     )
+    env.filters.update(LOCALE_FILTERS)
     lang = (record.party.language if record.party else record.case.language) or "en"
     html = env.get_template("export/transcript.html").render(
         lang=lang if lang in ("nl", "en") else "en", case=record.case,
         participants=record.participants, entries=record.entries, party=record.party,
         made_at=made_at, files=_by_message(files or {}),
+        zone=record.case.timezone or zone or DEFAULT_ZONE,
         left_out={seq: [(name, describe(reason, lang)) for name, reason in found]
                   for seq, found in (left_out or {}).items()},
     )

@@ -51,6 +51,7 @@ def make_composer(settings: Settings) -> Composer:
         at_rest=at_rest_key(settings),
         links=make_links(settings).url,
         exporter=make_exporter(settings),
+        timezone=settings.service.timezone,
     )
 
 
