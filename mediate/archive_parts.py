@@ -13,7 +13,8 @@
 - ``agreement/signed-<sha256>.txt`` (each text exactly as signed, once) and
   ``agreement/signatures.json`` (who signed which text, when, typed name, from where).
   Either folder holds a README line when nothing was recorded.
-- ``costs.csv``: the mediator's logged time at the case's rate, the platform fee, the total.
+- ``costs.csv``: the mediator's logged time at the case's rate, the platform fee, VAT, the
+  total and each party's share.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from sqlmodel import Session, col, select
 
 from mailgate.attachments import describe
 from mailgate.parse import MalformedMail, parse_mail
+from threads.costs import cents, plain
+from threads.costs import overview as cost_overview
 from threads.crypto import AtRestKey, unseal
 from threads.locales import DEFAULT_ZONE
 from threads.locales import FILTERS as LOCALE_FILTERS
@@ -44,7 +47,6 @@ from threads.models import (
     OutgoingMail,
     Participant,
     Signature,
-    TimeEntry,
 )
 from threads.record import Entry, Transcript
 
@@ -241,20 +243,20 @@ def agreement(session: Session, case: Case,
 
 
 def costs(session: Session, case: Case) -> bytes:
-    entries = session.exec(
-        select(TimeEntry).where(TimeEntry.case_id == case.id).order_by(col(TimeEntry.at))
-    ).all()
+    """Machine-readable: ISO dates (UTC), plain decimal amounts, one row per time entry, then
+    the platform fee, VAT, the total and each party's share."""
+    found = cost_overview(session, case)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "item", "minutes", "rate_per_hour", "amount"])
-    minutes = 0
-    for entry in entries:
-        minutes += entry.minutes
+    rate = found["rate"]
+    for entry in sorted(found["entries"], key=lambda e: e.at):
         writer.writerow([f"{entry.at:%Y-%m-%d}", entry.note or "time", entry.minutes,
-                         f"{case.hourly_rate:.2f}",
-                         f"{entry.minutes * case.hourly_rate / 60:.2f}"])
-    hours_fee = round(minutes * case.hourly_rate / 60, 2)
-    writer.writerow(["", "platform fee", "", "", f"{case.platform_fee:.2f}"])
-    writer.writerow(["", "total", minutes, f"{case.hourly_rate:.2f}",
-                     f"{hours_fee + case.platform_fee:.2f}"])
+                         f"{rate}", f"{cents(entry.minutes * rate / 60)}"])
+    writer.writerow(["", "platform fee", "", "", f"{found['platform_fee']}"])
+    writer.writerow(["", f"vat {plain(found['vat_percent'])}%", "", "", f"{found['vat']}"])
+    writer.writerow(["", "total", found["minutes"], f"{rate}", f"{found['total']}"])
+    for share in found["shares"]:
+        writer.writerow(["", f"share {share.party.name} {plain(share.percent)}%", "", "",
+                         f"{share.amount}"])
     return out.getvalue().encode("utf-8")

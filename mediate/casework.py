@@ -71,11 +71,11 @@ def open_case(
         case, notices = cases.open_case(
             session, title=title, mediator=mediator, parties=specs, settings=settings.cases,
             moderation=moderation, language=language, intake_form=form_name,
-            platform_fee=settings.fees.platform_fee,
+            platform_fee=settings.fees.platform_fee, vat_percent=settings.fees.vat_percent,
         )
         # the case keeps its own clock and voice even when the service's defaults change
         case.timezone = timezone or None
-        case.address = address or settings.cases.address
+        case.address = address or case.address
         session.add(case)
         if custom is not None:
             session.add(CaseAgreement(case_id=case.id, filename=custom[0], source=custom[1]))

@@ -167,7 +167,7 @@ class Service:
         self.pipeline = Pipeline(
             self.engine, self.composer, s.service.domain, s.service.secret_key,
             s.inbound.attachments.policy(), on_enqueued=self.outbox.nudge, mediators=s.mediators,
-            case_settings=s.cases, platform_fee=platform_fee(s),
+            case_settings=s.cases, platform_fee=platform_fee(s), vat_percent=s.fees.vat_percent,
             open_local=open_local(s), default_language=s.service.default_language,
             at_rest=self.composer.at_rest,
             trusted_authserv_id=s.inbound.trusted_authserv_id,

@@ -76,7 +76,12 @@ def person(service, email: str) -> Participant:
 
 
 def last_to(sink: Sink, address: str) -> str:
-    return sink.to(address)[-1].text
+    return text_of(sink.to(address)[-1])
+
+
+def text_of(delivered) -> str:
+    """The body as read: Babel keeps "€" and the amount together with a no-break space."""
+    return delivered.text.replace("\xa0", " ").replace("\r\n", "\n")
 
 
 # -- 2. local time and dates ----------------------------------------------------------------
@@ -125,3 +130,67 @@ def test_the_case_keeps_its_zone_and_form_of_address(settings):
         case = session.exec(select(Case).where(Case.ref == opened.ref)).one()
         assert (case.timezone, case.address) == ("Europe/Brussels", "je")
     engine.dispose()
+
+
+# -- 3. money ------------------------------------------------------------------------------
+
+AMOUNTS = {  # 1h30 at 120 = 180, + 95 platform = 275, + 21% VAT 57.75 = 332.75
+    "nl": ["€ 120,00", "€ 180,00", "€ 95,00", "€ 57,75", "€ 332,75", "Btw 21%"],
+    "en": ["€120.00", "€180.00", "€95.00", "€57.75", "€332.75", "VAT 21%"],
+}
+
+
+async def test_costs_are_written_as_the_readers_locale_writes_money_with_vat_apart(
+    office, sink
+):
+    lang = office.lang
+    opened, address = await open_case(office, lang)
+    await reply(office, MEDIATOR, address[MEDIATOR], "#tijd 1u30 intake")
+    await reply(office, MEDIATOR, address[MEDIATOR], "#kosten")
+    costs = last_to(sink, MEDIATOR)
+    for amount in AMOUNTS[lang]:
+        assert amount in costs
+    assert "EUR" not in costs and "332.75" not in costs.replace("€332.75", "")
+
+
+async def test_a_split_in_dutch_words_shares_the_costs_and_each_party_gets_only_their_own(
+    office, sink
+):
+    lang = office.lang
+    opened, address = await open_case(office, lang)
+    await reply(office, MEDIATOR, address[MEDIATOR], "#tijd 1u30 intake")
+    await reply(office, MEDIATOR, address[MEDIATOR], "#verdeling Anna 50 Bram 30 Cees 20")
+    confirmation = last_to(sink, MEDIATOR)
+    assert "Anna Jansen 50%" in confirmation and "Cees Ünal 20%" in confirmation
+    sink.delivered.clear()
+    await reply(office, MEDIATOR, address[MEDIATOR], "#kosten stuur")
+    expected = {ANNA: "166,38" if lang == "nl" else "166.38",  # 50% of 332.75, half up
+                BRAM: "99,83" if lang == "nl" else "99.83",
+                CEES: "66,55" if lang == "nl" else "66.55"}
+    for party, amount in expected.items():
+        [statement] = sink.to(party)
+        assert amount in text_of(statement)
+        others = set(expected.values()) - {amount}
+        assert not any(other in text_of(statement) for other in others)  # nobody else's share
+        assert NAMES[BRAM if party != BRAM else ANNA] not in text_of(statement)
+    overview = last_to(sink, MEDIATOR)
+    assert all(amount in overview for amount in expected.values())
+
+
+async def test_a_split_that_does_not_add_up_is_refused_and_changes_nothing(office, sink):
+    opened, address = await open_case(office, office.lang)
+    await reply(office, MEDIATOR, address[MEDIATOR], "#split Anna 50 Bram 30")
+    answer = last_to(sink, MEDIATOR)
+    assert "80" in answer and "100" in answer
+    assert person(office, ANNA).cost_share is None
+
+
+def test_an_equal_split_adds_up_to_the_cent():
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from threads.costs import shares
+
+    parties = [SimpleNamespace(cost_share=None, name=n) for n in "ABC"]
+    found = shares(parties, Decimal("100.00"))
+    assert [s.amount for s in found] == [Decimal("33.34"), Decimal("33.33"), Decimal("33.33")]

@@ -25,6 +25,7 @@ from threads.commands import (
     phrase,
     target_message,
 )
+from threads.costs import costs, split
 from threads.models import (
     Blob,
     Case,
@@ -267,25 +268,6 @@ def logged_minutes(session: Session, case: Case) -> int:
     return session.exec(
         select(func.coalesce(func.sum(TimeEntry.minutes), 0)).where(TimeEntry.case_id == case.id)
     ).one()
-
-
-def costs(session: Session, case: Case, mediator: Participant, command: Command,
-          ctx: Context) -> Plan | None:
-    def run():  # noqa: ANN202
-        return [Notice("costs", case, mediator, author=mediator,
-                       context=cost_overview(session, case))], []
-
-    return run
-
-
-def cost_overview(session: Session, case: Case) -> dict:
-    entries = session.exec(
-        select(TimeEntry).where(TimeEntry.case_id == case.id).order_by(col(TimeEntry.id))
-    ).all()
-    minutes = sum(e.minutes for e in entries)
-    fee = round(minutes * case.hourly_rate / 60, 2)
-    return {"entries": entries, "minutes": minutes, "rate": case.hourly_rate, "hours_fee": fee,
-            "platform_fee": case.platform_fee, "total": round(fee + case.platform_fee, 2)}
 
 
 def close(session: Session, case: Case, mediator: Participant, command: Command,
@@ -568,6 +550,7 @@ def original(session: Session, case: Case, mediator: Participant, command: Comma
 HANDLERS = {
     "approve": approve, "reject": reject, "private": private, "status": status, "add": add,
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
+    "split": split,
     "close": close, "dismiss": dismiss, "reopen": reopen, "alias": alias, "help": help_,
     "link": link, "awaiting": awaiting, "reply-by": reply_by, "export": export,
     "original": original, "suggest": suggest, "review": review_party, "open": open_party,

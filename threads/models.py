@@ -36,6 +36,7 @@ class Case(SQLModel, table=True):
     message_seq: int = 0  # last per-case message number handed out
     hourly_rate: float = 0.0  # fixed when the case opens, as in the mediation agreement
     platform_fee: float = 0.0
+    vat_percent: float = 0.0  # fees.vat_percent when the case opened
     # The case's own clock and voice; None: the service's (service.timezone, cases.address).
     timezone: str | None = Field(default=None, max_length=60)
     address: str | None = Field(default=None, max_length=2)  # "je" | "u" (Dutch form)

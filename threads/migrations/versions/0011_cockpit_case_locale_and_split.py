@@ -1,4 +1,4 @@
-"""a case's own time zone and form of address; each party's share of the costs
+"""a case's own time zone, form of address and VAT; each party's share of the costs
 
 Revision ID: cockpit_case_locale_and_split
 Revises: net_sealed_columns
@@ -26,6 +26,8 @@ def upgrade() -> None:
             'timezone', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True))
         batch_op.add_column(sa.Column(
             'address', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True))
+        batch_op.add_column(sa.Column(
+            'vat_percent', sa.Float(), nullable=False, server_default='0'))
     with op.batch_alter_table('participant', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cost_share', sa.Float(), nullable=True))
 
@@ -35,5 +37,6 @@ def downgrade() -> None:
     with op.batch_alter_table('participant', schema=None) as batch_op:
         batch_op.drop_column('cost_share')
     with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.drop_column('vat_percent')
         batch_op.drop_column('address')
         batch_op.drop_column('timezone')
