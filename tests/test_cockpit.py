@@ -7,14 +7,18 @@ their locale writes them, subjects that say what a mail is.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 from conftest import DOMAIN, MEDIATOR
 from sqlmodel import Session, select
 from support import DKIM_KEY, Sink
+from test_thread_views import linked, views
 from test_walking_skeleton import ANNA, BRAM, CEES, reply
+from web_world import DEFAULT_PAGES, client, fill_intake, register, sign
 
+from mailgate.compose import PRIVATE_LABEL
 from mediate import casework
 from mediate.config import from_mapping
 from mediate.service import Service
@@ -58,16 +62,16 @@ async def office(request, tmp_path: Path, database_url: str, sink: Sink):
     running.engine.dispose()
 
 
-async def open_case(service, lang: str, **options):
+async def open_case(service, lang: str, parties=(ANNA, BRAM, CEES), **options):
     opened = casework.open_case(
         service.settings, title=TITLE[lang], mediator_email=MEDIATOR,
-        parties=[f"{NAMES[p]} <{p}>" for p in (ANNA, BRAM, CEES)], language=lang,
+        parties=[f"{NAMES[p]} <{p}>" for p in parties], language=lang,
         engine=service.engine, **options,
     )
     await service.settle()
     addresses = dict(opened.party_addresses)
-    return opened, {ANNA: addresses[NAMES[ANNA]], BRAM: addresses[NAMES[BRAM]],
-                    CEES: addresses[NAMES[CEES]], MEDIATOR: opened.mediator_address}
+    return opened, {**{p: addresses[NAMES[p]] for p in parties},
+                    MEDIATOR: opened.mediator_address}
 
 
 def person(service, email: str) -> Participant:
@@ -194,3 +198,76 @@ def test_an_equal_split_adds_up_to_the_cent():
     parties = [SimpleNamespace(cost_share=None, name=n) for n in "ABC"]
     found = shares(parties, Decimal("100.00"))
     assert [s.amount for s in found] == [Decimal("33.34"), Decimal("33.33"), Decimal("33.33")]
+
+
+# -- 1. subjects that sort -------------------------------------------------------------------
+
+SUBJECTS = {
+    "nl": {"review": "Ter beoordeling: bericht {seq} van Anna Jansen – Ik wil de kinderen "
+                     "om het weekend zien, …",
+           "safety": "DRINGEND – Veiligheid:", "ready": "Klaar om te beginnen:",
+           "status": "Stand van zaken:", "answer": "Uw opdracht: uitgevoerd"},
+    "en": {"review": "For review: message {seq} from Anna Jansen – Ik wil de kinderen om "
+                     "het weekend zien, …",
+           "safety": "URGENT – Safety:", "ready": "Ready to start:", "status": "Status:",
+           "answer": "Your command: done"},
+}
+SAFETY_PAGES = [*DEFAULT_PAGES[:-1], {"safety_concern": "yes", "writing_ok": "yes"}]
+
+
+async def ready_case(service, sink, lang: str, safety: bool = True):
+    """Two parties registered, through the intake (Anna worried about safety) and signed."""
+    opened, address = await open_case(service, lang, parties=(ANNA, BRAM))
+    async with client(service) as http:
+        for email in (ANNA, BRAM):
+            await register(http, service, email, language=lang)
+            pages = SAFETY_PAGES if email == ANNA and safety else DEFAULT_PAGES
+            await fill_intake(http, service, email, pages=pages)
+            await sign(http, service, email)
+            await service.settle()
+    return opened, address
+
+
+async def test_each_kind_of_mail_to_the_mediator_says_what_it_is_and_threads_on_its_own(
+    office, sink
+):
+    lang = office.lang
+    words = SUBJECTS[lang]
+    opened, address = await ready_case(office, sink, lang)
+    await reply(office, ANNA, address[ANNA],
+                "Ik wil de kinderen om het weekend zien, en de vakanties delen.")
+    await reply(office, MEDIATOR, address[MEDIATOR], "#status")
+    await reply(office, MEDIATOR, address[MEDIATOR], "#tijd 0:30 telefoon")
+    box = [d.message for d in sink.to(MEDIATOR)]
+    tag = f"[{opened.ref}] "
+    assert all(m["Subject"].startswith(tag) for m in box)
+    kinds = {kind: [m for m in box if m["Subject"].startswith(tag + words[kind].split("{")[0])]
+             for kind in words}
+    assert all(len(found) == 1 for found in kinds.values()), {k: len(v) for k, v in kinds.items()}
+    seq = kinds["review"][0]["Subject"].split()[4]
+    assert kinds["review"][0]["Subject"] == tag + words["review"].format(seq=seq)
+    # Each kind is a thread of its own in every client; the safety alert stands alone.
+    threads_of = {client: thread_groups(box, client) for client in ("thunderbird", "outlook")}
+    for client_name, group in threads_of.items():
+        apart = {group[id(kinds[kind][0])] for kind in ("review", "safety", "ready", "status")}
+        assert len(apart) == 4, client_name
+        alone = [m for m in box if group[id(m)] == group[id(kinds["safety"][0])]]
+        assert alone == kinds["safety"], client_name
+    # The answers to commands share one thread: #status and #time.
+    assert threads_of["thunderbird"][id(kinds["status"][0])] == \
+        threads_of["thunderbird"][id(kinds["answer"][0])]
+    # The parties still read one conversation per case in every client.
+    for party in (ANNA, BRAM):
+        shared = [d.message for d in sink.to(party)
+                  if PRIVATE_LABEL[lang] not in d.message["Subject"]]
+        assert views(shared) == {"gmail": 1, "outlook": 1, "thunderbird": 1}, party
+
+
+def thread_groups(box, client_name: str) -> dict[int, object]:
+    """Which thread each mail is in, for a client that threads on References (Thunderbird)
+    or on Thread-Topic and the root part of Thread-Index (Outlook)."""
+    if client_name == "outlook":
+        return {id(m): (m["Thread-Topic"], base64.b64decode(m["Thread-Index"])[:22])
+                for m in box}
+    groups = linked(box, lambda a, b: True)
+    return {id(m): groups.find(i) for i, m in enumerate(box)}
