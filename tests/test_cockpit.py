@@ -23,7 +23,7 @@ from mediate import casework
 from mediate.config import from_mapping
 from mediate.service import Service
 from threads.locales import date_and_time, long_date
-from threads.models import Case, Participant, utcnow
+from threads.models import Case, Participant, SafetyAlert, utcnow
 
 NAMES = {ANNA: "Anna Jansen", BRAM: "Bram de Boer", CEES: "Cees Ünal"}
 TITLE = {"nl": "Omgang met Lotte en Daan", "en": "Sharing the house"}
@@ -271,3 +271,36 @@ def thread_groups(box, client_name: str) -> dict[int, object]:
                 for m in box}
     groups = linked(box, lambda a, b: True)
     return {id(m): groups.find(i) for i, m in enumerate(box)}
+
+
+# -- 6. what needs the mediator first --------------------------------------------------------
+
+FIRST = {"nl": ("EERST DIT", "Veiligheid: Anna Jansen", "Wacht op uw beoordeling: bericht"),
+         "en": ("FIRST", "Safety: Anna Jansen", "Waiting for your review: message")}
+
+
+async def test_the_readiness_mail_and_status_open_with_the_safety_alert_and_held_messages(
+    office, sink
+):
+    lang = office.lang
+    heading, alert, held = FIRST[lang]
+    opened, address = await ready_case(office, sink, lang)
+    [ready] = [d for d in sink.to(MEDIATOR) if SUBJECTS[lang]["ready"] in d.message["Subject"]]
+    top = text_of(ready).strip().splitlines()
+    assert top[0] == heading and top[1].startswith(f"- {alert}")
+    await reply(office, BRAM, address[BRAM], "Ik zie het anders.")
+    await reply(office, MEDIATOR, address[MEDIATOR], "#status")
+    status = text_of(sink.to(MEDIATOR)[-1]).strip().splitlines()
+    assert status[0] == heading and status[1].startswith(f"- {alert}")
+    assert status[2].startswith(f"- {held}") and "Bram de Boer" in status[2]
+    with Session(office.engine) as session:
+        raised = session.exec(select(SafetyAlert.at)).first()
+    assert date_and_time(raised, lang, "Europe/Amsterdam") in status[1]  # in local time
+
+
+async def test_a_case_with_nothing_waiting_has_no_first_block(office, sink):
+    lang = office.lang
+    opened, address = await ready_case(office, sink, lang, safety=False)
+    await reply(office, MEDIATOR, address[MEDIATOR], "#status")
+    status = text_of(sink.to(MEDIATOR)[-1])
+    assert FIRST[lang][0] not in status and str(opened.ref) in status.splitlines()[0]

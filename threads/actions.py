@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import audit, quarantine
+from threads import attention, audit, quarantine
 from threads.addresses import new_token, normalize_address
 from threads.agreement import text_changed
 from threads.cases import mediator_of, parties_of
@@ -400,6 +400,7 @@ def overview(session: Session, case: Case) -> dict:
     mediator = mediator_of(session, case)
     waiting = {p.id for p in waiting_parties(session, case, mediator)}
     return {
+        "first": attention.first(session, case),
         "people": [p for p in people if p.role == "party"],
         "waiting": waiting,
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),

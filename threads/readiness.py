@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import exists, or_
 from sqlmodel import Session, col, select
 
-from threads import audit
+from threads import attention, audit
 from threads.cases import lock_case, mediator_of, parties_of
 from threads.models import Case, Participant, Reminder, utcnow
 from threads.notices import Notice
@@ -76,4 +76,5 @@ def check_ready(
         return []
     audit.record(session, case, "ready", parties=[p.name for p in parties], steps=list(steps))
     return [Notice("ready", case, mediator, author=mediator,
-                   context={"parties": parties, "steps": list(steps)})]
+                   context={"parties": parties, "steps": list(steps),
+                            "first": attention.first(session, case)})]
