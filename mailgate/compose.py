@@ -51,6 +51,7 @@ from threads.locales import DEFAULT_ZONE
 from threads.locales import FILTERS as LOCALE_FILTERS
 from threads.models import OutgoingMail, Participant, ThreadRoot
 from threads.notices import Notice
+from threads.settings import MediatorSettings
 
 _PREFIX = re.compile(r"^\s*((re|aw|antw|fw|fwd|wg|doorst|sv|vs|tr)\s*(\[\d+\])?\s*:\s*)+", re.I)
 _MAX_REFERENCES = 20
@@ -229,6 +230,9 @@ class Composer:
     exporter: Callable[[Session, Notice], dict] | None = None
     # service.timezone: every time a reader sees, unless the case has its own
     timezone: str = DEFAULT_ZONE
+    # [[mediators]]: each one's own closing and phone, under and in what goes out in their name
+    mediators: list[MediatorSettings] = field(default_factory=list)
+    address: str = "u"  # cases.address: a case opened before it had its own form of address
 
     def __post_init__(self) -> None:
         self.env = Environment(
@@ -242,12 +246,35 @@ class Composer:
         # date, datetime, time, money, number: as the reader's language writes them, in the
         # case's time zone (both read ``lang`` and ``zone`` from the context)
         self.env.filters.update(LOCALE_FILTERS)
+        self.by_email = {m.email: m for m in self.mediators}
+        # Dutch mail to a case that says "je": its own wording where one exists (mail/nl-je/)
+        familiar = self.templates_dir / "mail" / "nl-je"
+        self.familiar = {p.stem for p in familiar.glob("*.txt")} if familiar.is_dir() else set()
 
     def zone(self, case) -> str:  # noqa: ANN001
         return (case.timezone if case is not None and case.timezone else None) or self.timezone
 
+    def voice(self, case, recipient, mediator, lang: str) -> dict:  # noqa: ANN001
+        """How this mail speaks: the form of address, the greeting's name, and the mediator's
+        own closing and phone (``[[mediators]]``)."""
+        address = ((case.address if case is not None else None) or self.address)
+        je = address == "je"
+        name = recipient.name if recipient is not None else ""
+        own = self.by_email.get(mediator.email) if mediator is not None else None
+        mediator_name = mediator.name if mediator is not None else self.service_name
+        closing = {"nl": "Met vriendelijke groet,", "en": "Kind regards,"}.get(lang, "")
+        return {
+            "je": je,
+            "dear": (name.split()[0] if je and name.split() else name),
+            "sign_off": (own.signature.strip() if own is not None and own.signature.strip()
+                          else f"{closing}\n{mediator_name}"),
+            "phone": own.phone.strip() if own is not None else "",
+        }
+
     def render(self, kind: str, lang: str, context: dict) -> tuple[str, str]:
         """Render ``mail/<lang>/<kind>.txt``: the first line is ``Subject: ...``."""
+        if lang == "nl" and context.get("je") and kind in self.familiar:
+            lang = "nl-je"
         text = self.env.get_template(f"mail/{lang}/{kind}.txt").render(**context)
         head, _, body = text.partition("\n")
         if not head.lower().startswith("subject:"):
@@ -306,7 +333,9 @@ class Composer:
         case, recipient = notice.case, notice.recipient
         own, mediator = self._addresses(session, notice, batch)
         context = {
+            "travelled": "read",  # a relayed message was read by the mediator first
             **notice.context,
+            **self.voice(case, recipient, mediator, notice.lang),
             "case": case, "recipient": recipient, "author": notice.author,
             "message": notice.message, "mediator": mediator, "reply_address": own,
             "private_address": (private_address(case, recipient, self.domain)

@@ -52,6 +52,7 @@ def make_composer(settings: Settings) -> Composer:
         links=make_links(settings).url,
         exporter=make_exporter(settings),
         timezone=settings.service.timezone,
+        mediators=settings.mediators, address=settings.cases.address,
     )
 
 

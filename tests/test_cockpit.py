@@ -304,3 +304,46 @@ async def test_a_case_with_nothing_waiting_has_no_first_block(office, sink):
     await reply(office, MEDIATOR, address[MEDIATOR], "#status")
     status = text_of(sink.to(MEDIATOR)[-1])
     assert FIRST[lang][0] not in status and str(opened.ref) in status.splitlines()[0]
+
+
+# -- 5. words a mediator would write ---------------------------------------------------------
+
+async def test_a_case_on_first_names_says_je_and_every_mail_is_signed_as_the_mediator_signs(
+    office, sink
+):
+    lang = office.lang
+    opened, address = await open_case(office, lang, parties=(ANNA, BRAM), address="je",
+                                       moderation="open")
+    closing = "Hartelijke groet," if lang == "nl" else "Kind regards,"
+    invitation = text_of(sink.to(ANNA)[0])
+    assert invitation.startswith("Beste Anna,\n" if lang == "nl" else "Dear Anna,\n")
+    assert f"{closing}\nMaria de Vries\n" in invitation and "06 12 34 56 78" in invitation
+    assert "Met vriendelijke groet" not in invitation and "Kind regards,\nMaria de Vries\n\n" \
+        not in invitation.replace(closing, "")
+    if lang == "nl":
+        assert " je " in invitation and " u " not in invitation and "uw " not in invitation
+    assert "Maria de Vries is " not in invitation  # no third person under her own name
+    sink.delivered.clear()
+    await reply(office, MEDIATOR, address[MEDIATOR], "Welkom allebei. Zullen we beginnen?")
+    welcome = text_of(sink.to(ANNA)[-1])
+    assert f"Zullen we beginnen?\n\n{closing}\nMaria de Vries" in welcome
+    await reply(office, ANNA, address[ANNA], "Graag, ik begin met de vakanties.")
+    passed = text_of(sink.to(BRAM)[-1])
+    footer = passed.split("---", 1)[1]
+    assert ("meteen aan iedereen doorgestuurd" if lang == "nl"
+            else "passed on to everyone at once") in footer  # open mode, truthfully
+
+
+async def test_a_removed_party_is_given_the_mediators_phone_in_their_own_words(office, sink):
+    lang = office.lang
+    opened, address = await open_case(office, lang, parties=(ANNA, BRAM, CEES))
+    await reply(office, MEDIATOR, address[MEDIATOR], "#remove Cees")
+    told = text_of(sink.to(CEES)[-1])
+    assert "06 12 34 56 78" in told
+    assert ("contact met mij op" if lang == "nl" else "contact me directly") in told
+
+
+def test_every_familiar_dutch_template_has_a_formal_twin():
+    root = Path(__file__).resolve().parent.parent / "templates" / "mail"
+    familiar = {p.name for p in (root / "nl-je").glob("*.txt")}
+    assert familiar and familiar <= {p.name for p in (root / "nl").glob("*.txt")}
