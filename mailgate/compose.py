@@ -265,7 +265,9 @@ class Composer:
         closing = {"nl": "Met vriendelijke groet,", "en": "Kind regards,"}.get(lang, "")
         return {
             "je": je,
-            "dear": (name.split()[0] if je and name.split() else name),
+            # the mediator is greeted as a colleague would: by first name
+            "dear": (name.split()[0] if name.split() and (
+                je or (recipient is not None and recipient.role == "mediator")) else name),
             "sign_off": (own.signature.strip() if own is not None and own.signature.strip()
                           else f"{closing}\n{mediator_name}"),
             "phone": own.phone.strip() if own is not None else "",
