@@ -252,22 +252,22 @@ class Composer:
         self.familiar = {p.stem for p in familiar.glob("*.txt")} if familiar.is_dir() else set()
 
     def zone(self, case) -> str:  # noqa: ANN001
-        return (case.timezone if case is not None and case.timezone else None) or self.timezone
+        return getattr(case, "timezone", None) or self.timezone
 
     def voice(self, case, recipient, mediator, lang: str) -> dict:  # noqa: ANN001
         """How this mail speaks: the form of address, the greeting's name, and the mediator's
         own closing and phone (``[[mediators]]``)."""
-        address = ((case.address if case is not None else None) or self.address)
+        address = getattr(case, "address", None) or self.address
         je = address == "je"
-        name = recipient.name if recipient is not None else ""
-        own = self.by_email.get(mediator.email) if mediator is not None else None
-        mediator_name = mediator.name if mediator is not None else self.service_name
+        name = getattr(recipient, "name", "")
+        own = self.by_email.get(getattr(mediator, "email", ""))
+        mediator_name = getattr(mediator, "name", self.service_name)
         closing = {"nl": "Met vriendelijke groet,", "en": "Kind regards,"}.get(lang, "")
         return {
             "je": je,
             # the mediator is greeted as a colleague would: by first name
             "dear": (name.split()[0] if name.split() and (
-                je or (recipient is not None and recipient.role == "mediator")) else name),
+                je or getattr(recipient, "role", "") == "mediator") else name),
             "sign_off": (own.signature.strip() if own is not None and own.signature.strip()
                           else f"{closing}\n{mediator_name}"),
             "phone": own.phone.strip() if own is not None else "",
@@ -275,6 +275,11 @@ class Composer:
 
     def render(self, kind: str, lang: str, context: dict) -> tuple[str, str]:
         """Render ``mail/<lang>/<kind>.txt``: the first line is ``Subject: ...``."""
+        case, recipient = context.get("case"), context.get("recipient")
+        # lang and zone for the date and money filters; a relayed message was read by the
+        # mediator first unless the decision says otherwise (open mode)
+        context = {"lang": lang, "zone": self.zone(case), "travelled": "read",
+                   **self.voice(case, recipient, context.get("mediator"), lang), **context}
         if lang == "nl" and context.get("je") and kind in self.familiar:
             lang = "nl-je"
         text = self.env.get_template(f"mail/{lang}/{kind}.txt").render(**context)
@@ -335,16 +340,13 @@ class Composer:
         case, recipient = notice.case, notice.recipient
         own, mediator = self._addresses(session, notice, batch)
         context = {
-            "travelled": "read",  # a relayed message was read by the mediator first
             **notice.context,
-            **self.voice(case, recipient, mediator, notice.lang),
             "case": case, "recipient": recipient, "author": notice.author,
             "message": notice.message, "mediator": mediator, "reply_address": own,
             "private_address": (private_address(case, recipient, self.domain)
                                 if case is not None and recipient is not None
                                 and recipient.private_token else None),
             "channel": notice.channel, "counterpart": notice.counterpart,
-            "lang": notice.lang, "zone": self.zone(case),
             "service_name": self.service_name, "base_url": self.base_url,
             "domain": self.domain, "links": self.links,
             "attachments": self._attachments(session, notice.message, batch),
