@@ -318,8 +318,7 @@ async def test_a_case_on_first_names_says_je_and_every_mail_is_signed_as_the_med
     invitation = text_of(sink.to(ANNA)[0])
     assert invitation.startswith("Beste Anna,\n" if lang == "nl" else "Dear Anna,\n")
     assert f"{closing}\nMaria de Vries\n" in invitation and "06 12 34 56 78" in invitation
-    assert "Met vriendelijke groet" not in invitation and "Kind regards,\nMaria de Vries\n\n" \
-        not in invitation.replace(closing, "")
+    assert invitation.count(closing) == 1 and "Met vriendelijke groet" not in invitation
     if lang == "nl":
         assert " je " in invitation and " u " not in invitation and "uw " not in invitation
     assert "Maria de Vries is " not in invitation  # no third person under her own name
