@@ -8,6 +8,12 @@ Threading, per recipient and per channel (the shared case, or one party's privat
   (plus a private marker on private lines) and never stacked ``Re:``/``AW:`` prefixes.
 - Outlook threads on ``Thread-Topic`` and the first 22 bytes of ``Thread-Index``
   ([MS-OXOMSG] 2.2.1.3), which we derive from the thread's root.
+
+The mediator's mailbox sorts itself: what the service tells the mediator travels in lanes
+(``LANES``), each its own thread with a subject that says what it is ("[2026-001] Ter
+beoordeling: bericht 5 van Mark – Ik wil de kinderen …", "[2026-001] DRINGEND – Veiligheid:
+…"), so a safety alert never drowns among forty copies titled alike. The discussion itself
+(copies of what others wrote) stays one thread under the case title, as for every party.
 """
 
 from __future__ import annotations
@@ -40,15 +46,35 @@ from threads.addresses import (
     reply_address,
 )
 from threads.cases import mediator_of
+from threads.commands import first_words
 from threads.crypto import AtRestKey, seal
+from threads.locales import DEFAULT_ZONE
+from threads.locales import FILTERS as LOCALE_FILTERS
 from threads.models import OutgoingMail, Participant, ThreadRoot
 from threads.notices import Notice
+from threads.settings import MediatorSettings
 
 _PREFIX = re.compile(r"^\s*((re|aw|antw|fw|fwd|wg|doorst|sv|vs|tr)\s*(\[\d+\])?\s*:\s*)+", re.I)
 _MAX_REFERENCES = 20
-# Mails whose own subject is kept instead of the case title, so that they stand out.
-STANDS_OUT = {"tone-alert"}
 PRIVATE_LABEL = {"nl": "vertrouwelijk", "en": "private"}
+# What the service tells the mediator, by kind of mail: each lane threads on its own.
+LANES = {
+    "review": "review", "review-held": "review", "reminder-review": "review",
+    "safety-alert": "safety", "tone-alert": "safety",  # intake screening; a threat written
+    "ready": "progress", "case-opened": "progress", "intake-to-mediator": "progress",
+    "signed-to-mediator": "progress", "not-responding": "progress", "name-proposed": "progress",
+    "delivery-failed": "progress", "mail-quarantined": "progress", "purge-warning": "progress",
+    "command-reply": "answers", "costs": "answers", "status": "answers", "help": "answers",
+    "export": "answers", "original": "answers", "mediator-unverified": "answers",
+}
+LANE_LABEL = {
+    "review": {"nl": "Ter beoordeling", "en": "For review"},
+    "safety": {"nl": "Veiligheid", "en": "Safety"},
+    "progress": {"nl": "Voortgang", "en": "Progress"},
+    "answers": {"nl": "Antwoorden op uw opdrachten", "en": "Answers to your commands"},
+}
+URGENT = {"nl": "DRINGEND –", "en": "URGENT –"}
+_OPENING_WORDS = 8  # of a held message, in its review subject: enough to know it again
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable in the raw source, safe for any line length
 _MAX_LINE = 78  # RFC 5322 section 2.1.1: lines SHOULD be at most 78 characters
@@ -219,6 +245,11 @@ class Composer:
     # exporter(session, notice) -> {"file": {sha256, filename, content_type}} or {"link": url}:
     # the application builds the case file for #export (mailgate cannot).
     exporter: Callable[[Session, Notice], dict] | None = None
+    # service.timezone: every time a reader sees, unless the case has its own
+    timezone: str = DEFAULT_ZONE
+    # [[mediators]]: each one's own closing and phone, under and in what goes out in their name
+    mediators: list[MediatorSettings] = field(default_factory=list)
+    address: str = "u"  # cases.address: a case opened before it had its own form of address
 
     def __post_init__(self) -> None:
         self.env = Environment(
@@ -229,9 +260,45 @@ class Composer:
             lstrip_blocks=True,
         )
         self.env.filters["file_reason"] = describe  # why a file stayed behind, in nl or en
+        # date, datetime, time, money, number: as the reader's language writes them, in the
+        # case's time zone (both read ``lang`` and ``zone`` from the context)
+        self.env.filters.update(LOCALE_FILTERS)
+        self.by_email = {m.email: m for m in self.mediators}
+        # Dutch mail to a case that says "je": its own wording where one exists (mail/nl-je/)
+        familiar = self.templates_dir / "mail" / "nl-je"
+        self.familiar = {p.stem for p in familiar.glob("*.txt")} if familiar.is_dir() else set()
+
+    def zone(self, case) -> str:  # noqa: ANN001
+        return getattr(case, "timezone", None) or self.timezone
+
+    def voice(self, case, recipient, mediator, lang: str) -> dict:  # noqa: ANN001
+        """How this mail speaks: the form of address, the greeting's name, and the mediator's
+        own closing and phone (``[[mediators]]``)."""
+        address = getattr(case, "address", None) or self.address
+        je = address == "je"
+        name = getattr(recipient, "name", "")
+        own = self.by_email.get(getattr(mediator, "email", ""))
+        mediator_name = getattr(mediator, "name", self.service_name)
+        closing = {"nl": "Met vriendelijke groet,", "en": "Kind regards,"}.get(lang, "")
+        return {
+            "je": je,
+            # the mediator is greeted as a colleague would: by first name
+            "dear": (name.split()[0] if name.split() and (
+                je or getattr(recipient, "role", "") == "mediator") else name),
+            "sign_off": (own.signature.strip() if own is not None and own.signature.strip()
+                          else f"{closing}\n{mediator_name}"),
+            "phone": own.phone.strip() if own is not None else "",
+        }
 
     def render(self, kind: str, lang: str, context: dict) -> tuple[str, str]:
         """Render ``mail/<lang>/<kind>.txt``: the first line is ``Subject: ...``."""
+        case, recipient = context.get("case"), context.get("recipient")
+        # lang and zone for the date and money filters; a relayed message was read by the
+        # mediator first unless the decision says otherwise (open mode)
+        context = {"lang": lang, "zone": self.zone(case), "travelled": "read",
+                   **self.voice(case, recipient, context.get("mediator"), lang), **context}
+        if lang == "nl" and context.get("je") and kind in self.familiar:
+            lang = "nl-je"
         text = self.env.get_template(f"mail/{lang}/{kind}.txt").render(**context)
         head, _, body = text.partition("\n")
         if not head.lower().startswith("subject:"):
@@ -334,8 +401,10 @@ class Composer:
         channel = self._channel_key(notice)
         self._thread(session, batch, mail, notice, channel, message_id)
         if case is not None:
-            mail["Thread-Topic"] = _text_header(subject.removeprefix(f"[{case.ref}] "),
-                                                "Thread-Topic")
+            lane = self._lane(notice)
+            topic = (f"{case.title}: {LANE_LABEL[lane].get(notice.lang, LANE_LABEL[lane]['en'])}"
+                     if lane else subject.removeprefix(f"[{case.ref}] "))
+            mail["Thread-Topic"] = _text_header(topic, "Thread-Topic")
         mail["X-Loop"] = f"mediate@{self.domain}"
         if notice.automatic:
             mail["Auto-Submitted"] = "auto-replied" if notice.answers else "auto-generated"
@@ -362,7 +431,13 @@ class Composer:
             return topic
         if notice.recipient is None:  # outsiders: their own subject, no thread to keep
             return f"[{case.ref}] {clean_subject(topic, case.ref) or case.title}"
-        if notice.kind in STANDS_OUT:  # a safety alert must not sink into the case's thread
+        lane = self._lane(notice)
+        if lane == "review" and notice.kind == "review" and notice.message is not None:
+            opening = first_words(notice.message.text or "", _OPENING_WORDS)
+            return f"[{case.ref}] {topic}" + (f" – {opening}" if opening else "")
+        if lane == "safety":
+            return f"[{case.ref}] {URGENT.get(notice.lang, URGENT['en'])} {topic}"
+        if lane:
             return f"[{case.ref}] {topic}"
         # Gmail only threads mails whose subjects match: every copy carries the case title.
         if notice.channel == "private":
@@ -373,10 +448,19 @@ class Composer:
         return f"[{case.ref}] {case.title}"
 
     @staticmethod
-    def _channel_key(notice: Notice) -> str:
+    def _lane(notice: Notice) -> str | None:
+        """The mediator's lane this mail travels in; None: the discussion or a private line."""
+        if (notice.recipient is None or notice.recipient.role != "mediator"
+                or notice.channel != "shared"):
+            return None
+        return LANES.get(notice.kind)
+
+    @classmethod
+    def _channel_key(cls, notice: Notice) -> str:
         if notice.channel == "private" and notice.counterpart is not None:
             return f"private:{notice.counterpart.id}"
-        return "shared"
+        lane = cls._lane(notice)
+        return f"lane:{lane}" if lane else "shared"
 
     def _thread(
         self, session: Session, batch: _Batch, mail: Message, notice: Notice, channel: str,

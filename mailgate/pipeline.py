@@ -81,6 +81,7 @@ class Pipeline:
     mediators: list[MediatorSettings] = field(default_factory=list)
     case_settings: CaseSettings = field(default_factory=CaseSettings)
     platform_fee: float = 0.0
+    vat_percent: float = 0.0  # fees.vat_percent, fixed on each case when it opens
     open_local: str = "open"
     default_language: str = "nl"
     at_rest: AtRestKey | None = None  # privacy.encryption_key: raw mail is stored sealed
@@ -239,7 +240,8 @@ class Pipeline:
     def rules_policy(self) -> Policy:
         return Policy(
             mediators=self.mediators, case_settings=self.case_settings,
-            platform_fee=self.platform_fee, default_language=self.default_language,
+            platform_fee=self.platform_fee, vat_percent=self.vat_percent,
+            default_language=self.default_language,
             intake_forms=self.intake_forms, open_per_hour=self.open_per_hour,
             video_url_template=self.video_url_template, timezone=self.timezone,
         )

@@ -13,7 +13,8 @@
 - ``agreement/signed-<sha256>.txt`` (each text exactly as signed, once) and
   ``agreement/signatures.json`` (who signed which text, when, typed name, from where).
   Either folder holds a README line when nothing was recorded.
-- ``costs.csv``: the mediator's logged time at the case's rate, the platform fee, the total.
+- ``costs.csv``: the mediator's logged time at the case's rate, the platform fee, VAT, the
+  total and each party's share.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ from sqlmodel import Session, col, select
 
 from mailgate.attachments import describe
 from mailgate.parse import MalformedMail, parse_mail
+from threads.costs import cents, plain
+from threads.costs import overview as cost_overview
 from threads.crypto import AtRestKey, unseal
+from threads.locales import DEFAULT_ZONE
+from threads.locales import FILTERS as LOCALE_FILTERS
 from threads.models import (
     Blob,
     Case,
@@ -42,7 +47,6 @@ from threads.models import (
     OutgoingMail,
     Participant,
     Signature,
-    TimeEntry,
 )
 from threads.record import Entry, Transcript
 
@@ -54,18 +58,22 @@ NO_ATTACHMENTS = b"no attachments\n"
 
 def render_transcript(templates_dir: Path, record: Transcript, made_at: datetime,
                       files: dict[str, bytes] | None = None,
-                      left_out: dict[int, list[tuple[str, str]]] | None = None) -> bytes:
+                      left_out: dict[int, list[tuple[str, str]]] | None = None,
+                      zone: str | None = None) -> bytes:
     """The transcript page; ``files`` (attachment members) are linked from their message,
-    ``left_out`` (by message: file name, reason) named without a link."""
+    ``left_out`` (by message: file name, reason) named without a link. A person reads it:
+    times in the case's zone (``zone``: the service's), not UTC as the audit trail."""
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)), undefined=StrictUndefined,
         autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
     )
+    env.filters.update(LOCALE_FILTERS)
     lang = (record.party.language if record.party else record.case.language) or "en"
     html = env.get_template("export/transcript.html").render(
         lang=lang if lang in ("nl", "en") else "en", case=record.case,
         participants=record.participants, entries=record.entries, party=record.party,
         made_at=made_at, files=_by_message(files or {}),
+        zone=record.case.timezone or zone or DEFAULT_ZONE,
         left_out={seq: [(name, describe(reason, lang)) for name, reason in found]
                   for seq, found in (left_out or {}).items()},
     )
@@ -235,20 +243,20 @@ def agreement(session: Session, case: Case,
 
 
 def costs(session: Session, case: Case) -> bytes:
-    entries = session.exec(
-        select(TimeEntry).where(TimeEntry.case_id == case.id).order_by(col(TimeEntry.at))
-    ).all()
+    """Machine-readable: ISO dates (UTC), plain decimal amounts, one row per time entry, then
+    the platform fee, VAT, the total and each party's share."""
+    found = cost_overview(session, case)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "item", "minutes", "rate_per_hour", "amount"])
-    minutes = 0
-    for entry in entries:
-        minutes += entry.minutes
+    rate = found["rate"]
+    for entry in sorted(found["entries"], key=lambda e: e.at):
         writer.writerow([f"{entry.at:%Y-%m-%d}", entry.note or "time", entry.minutes,
-                         f"{case.hourly_rate:.2f}",
-                         f"{entry.minutes * case.hourly_rate / 60:.2f}"])
-    hours_fee = round(minutes * case.hourly_rate / 60, 2)
-    writer.writerow(["", "platform fee", "", "", f"{case.platform_fee:.2f}"])
-    writer.writerow(["", "total", minutes, f"{case.hourly_rate:.2f}",
-                     f"{hours_fee + case.platform_fee:.2f}"])
+                         f"{rate}", f"{cents(entry.minutes * rate / 60)}"])
+    writer.writerow(["", "platform fee", "", "", f"{found['platform_fee']}"])
+    writer.writerow(["", f"vat {plain(found['vat_percent'])}%", "", "", f"{found['vat']}"])
+    writer.writerow(["", "total", found["minutes"], f"{rate}", f"{found['total']}"])
+    for share in found["shares"]:
+        writer.writerow(["", f"share {share.party.name} {plain(share.percent)}%", "", "",
+                         f"{share.amount}"])
     return out.getvalue().encode("utf-8")

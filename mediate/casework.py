@@ -22,6 +22,7 @@ from threads.models import (
     OutgoingMail,
     Participant,
 )
+from threads.settings import check_zone
 
 
 @dataclass
@@ -36,11 +37,19 @@ def open_case(
     settings: Settings, *, title: str, mediator_email: str, parties: list[str],
     moderation: str | None = None, language: str | None = None, engine=None,  # noqa: ANN001
     intake: str | None = None, agreement: str | None = None,
+    timezone: str | None = None, address: str | None = None,
 ) -> Opened:
     mediator = cases.find_mediator(settings.mediators, mediator_email)
     form_name, custom, problems = case_paperwork(settings, intake, agreement)
     if mediator is None:
         problems.append(f"{mediator_email} is not a configured mediator (see [[mediators]])")
+    if timezone:
+        try:
+            timezone = check_zone(timezone)
+        except ValueError as error:
+            problems.append(f"--timezone: {error}")
+    if address not in (None, "je", "u"):
+        problems.append(f"--address: must be je or u, not {address}")
     specs = []
     for text in parties:
         try:
@@ -62,8 +71,12 @@ def open_case(
         case, notices = cases.open_case(
             session, title=title, mediator=mediator, parties=specs, settings=settings.cases,
             moderation=moderation, language=language, intake_form=form_name,
-            platform_fee=settings.fees.platform_fee,
+            platform_fee=settings.fees.platform_fee, vat_percent=settings.fees.vat_percent,
         )
+        # the case keeps its own clock and voice even when the service's defaults change
+        case.timezone = timezone or None
+        case.address = address or case.address
+        session.add(case)
         if custom is not None:
             session.add(CaseAgreement(case_id=case.id, filename=custom[0], source=custom[1]))
         composer.enqueue(session, notices)

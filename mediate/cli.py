@@ -147,6 +147,7 @@ def cmd_case_open(args: argparse.Namespace) -> int:
         settings, title=args.title, mediator_email=args.mediator, parties=args.party or [],
         moderation=args.moderation, language=args.language,
         intake=args.intake, agreement=args.agreement,
+        timezone=args.timezone, address=args.address,
     )
     print(f"Case {result.ref} opened: {result.title}")
     print(f"Mediator reply address: {result.mediator_address}")
@@ -228,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     opening.add_argument("--language", choices=["nl", "en"])
     opening.add_argument("--intake", metavar="NAME", help="intake form (intake_forms/NAME.toml)")
     opening.add_argument("--agreement", metavar="FILE", help="your own agreement template")
+    opening.add_argument("--timezone", metavar="ZONE",
+                         help="the case's time zone (e.g. Europe/Brussels); default: "
+                              "service.timezone")
+    opening.add_argument("--address", choices=["je", "u"],
+                         help="Dutch form of address: je (first names) or u; default: "
+                              "cases.address")
     add("list", cmd_case_list, "list cases", case)
     show = add("show", cmd_case_show, "participants, their state and message counts", case)
     show.add_argument("ref")

@@ -136,6 +136,8 @@ class FeesSettings(Section):
     """Costs named in the mediation agreement (``[fees]``); hourly rates are per mediator."""
 
     platform_fee: float = Field(default=0, ge=0)  # euros, once per case
+    # VAT on the mediator's time and the platform fee, shown on its own line; 0: none shown
+    vat_percent: float = Field(default=0, ge=0, le=100)
 
 
 class ToneSettings(Section):

@@ -51,6 +51,8 @@ def make_composer(settings: Settings) -> Composer:
         at_rest=at_rest_key(settings),
         links=make_links(settings).url,
         exporter=make_exporter(settings),
+        timezone=settings.service.timezone,
+        mediators=settings.mediators, address=settings.cases.address,
     )
 
 
@@ -166,7 +168,7 @@ class Service:
         self.pipeline = Pipeline(
             self.engine, self.composer, s.service.domain, s.service.secret_key,
             s.inbound.attachments.policy(), on_enqueued=self.outbox.nudge, mediators=s.mediators,
-            case_settings=s.cases, platform_fee=platform_fee(s),
+            case_settings=s.cases, platform_fee=platform_fee(s), vat_percent=s.fees.vat_percent,
             open_local=open_local(s), default_language=s.service.default_language,
             at_rest=self.composer.at_rest,
             trusted_authserv_id=s.inbound.trusted_authserv_id,

@@ -78,7 +78,7 @@ async def test_a_reply_to_a_receipt_reaches_the_mediator_alone(service, sink):
     await reply(service, BRAM, address[BRAM], "Here is my proposal.")
     [receipt] = sink.to(BRAM)
     assert receipt.message["Reply-To"] == line
-    assert "decides whether and how it is passed on" in receipt.text
+    assert "decide whether and how it is passed on" in receipt.text
     assert "will be passed on" not in receipt.text and "then passes it on" not in receipt.text
     sink.delivered.clear()
     await reply(service, BRAM, receipt.message["Reply-To"], "Please keep the second part quiet.",
@@ -193,7 +193,7 @@ async def test_an_author_who_rewrites_a_suggestion_is_held_for_review_again(serv
     assert "new version of message 1" in review.text
     assert "I feel nobody listens to me." in review.text
     [receipt] = texts(sink, BRAM)
-    assert "decides whether and how it is passed on" in receipt
+    assert "decide whether and how it is passed on" in receipt
     with Session(service.engine) as session:
         statuses = [m.status for m in session.exec(select(Message).order_by(Message.seq))]
         assert statuses == ["superseded", "held"]

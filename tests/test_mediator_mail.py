@@ -205,7 +205,7 @@ async def test_time_and_costs_use_the_hourly_rate(service, sink):
     said = await command(service, sink, address, "#time 1h30 intake calls\n#time 0:30")
     assert any("2h00 in total" in t for t in said), said
     [costs] = await command(service, sink, address, "#costs")
-    assert "EUR 100.00 per hour = EUR 200.00" in costs and "intake calls" in costs
+    assert "€100.00 per hour = €200.00" in costs and "intake calls" in costs
 
 
 async def test_a_malformed_command_means_nothing_in_that_mail_happens(service, sink):

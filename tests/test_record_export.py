@@ -8,6 +8,7 @@ import io
 import json
 import mailbox
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,9 @@ async def test_the_case_archive_holds_the_whole_case_file_by_file(service, playe
     rows = list(csv.reader(io.StringIO(files["costs.csv"].decode())))
     assert rows[0] == ["date", "item", "minutes", "rate_per_hour", "amount"]
     assert rows[1][1:] == ["reading the inventory", "90", "100.00", "150.00"]
-    assert rows[-1][1:] == ["total", "90", "100.00", "150.00"]
+    assert next(r for r in rows if r[1] == "total")[1:] == ["total", "90", "100.00", "150.00"]
+    shares = [r for r in rows if r[1].startswith("share ")]  # equal by default, to the cent
+    assert len(shares) >= 2 and sum(Decimal(r[4]) for r in shares) == Decimal("150.00")
 
     chain = [json.loads(line) for line in files["audit.jsonl"].decode().splitlines()]
     assert [r["hash"] for r in chain] == [e.hash for e in events[:-1]]

@@ -95,8 +95,11 @@ async def test_one_case_is_one_thread_and_each_private_line_its_own_in_every_cli
     assert views(anna) == {"gmail": 2, "outlook": 2, "thunderbird": 2}
     assert views(box(BRAM)) == {"gmail": 2, "outlook": 2, "thunderbird": 2}  # his receipt
     assert views(box(CEES)) == {"gmail": 1, "outlook": 1, "thunderbird": 1}
-    # The mediator: the whole case in one thread, plus one per party's private line.
-    assert views(box(MEDIATOR)) == {"gmail": 3, "outlook": 3, "thunderbird": 3}
+    # The mediator: each kind of mail in its own thread (the case opened, what waits for
+    # review, answers to commands), plus one per party's private line. Gmail, which threads
+    # on the subject alone, shows each review item and each answer apart, by what it is.
+    mediator = views(box(MEDIATOR))
+    assert mediator == {"gmail": 7, "outlook": 5, "thunderbird": 5}
     for message in anna + box(MEDIATOR):
         subject = message["Subject"]
         assert subject.startswith(f"[{opened.ref}] ") and subject.count(f"[{opened.ref}]") == 1

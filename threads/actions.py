@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import audit, balance, heat, pause, quarantine, video
+from threads import attention, audit, balance, heat, pause, quarantine, video
 from threads.addresses import new_token, normalize_address
 from threads.agreement import text_changed
 from threads.cases import CaseError, mediator_of, parse_party, parties_of
@@ -29,6 +29,7 @@ from threads.commands import (
     phrase,
     target_message,
 )
+from threads.costs import costs, split
 from threads.links import resend_links, revoke_links
 from threads.models import (
     Blob,
@@ -280,25 +281,6 @@ def logged_minutes(session: Session, case: Case) -> int:
     ).one()
 
 
-def costs(session: Session, case: Case, mediator: Participant, command: Command,
-          ctx: Context) -> Plan | None:
-    def run():  # noqa: ANN202
-        return [Notice("costs", case, mediator, author=mediator,
-                       context=cost_overview(session, case))], []
-
-    return run
-
-
-def cost_overview(session: Session, case: Case) -> dict:
-    entries = session.exec(
-        select(TimeEntry).where(TimeEntry.case_id == case.id).order_by(col(TimeEntry.id))
-    ).all()
-    minutes = sum(e.minutes for e in entries)
-    fee = round(minutes * case.hourly_rate / 60, 2)
-    return {"entries": entries, "minutes": minutes, "rate": case.hourly_rate, "hours_fee": fee,
-            "platform_fee": case.platform_fee, "total": round(fee + case.platform_fee, 2)}
-
-
 def close(session: Session, case: Case, mediator: Participant, command: Command,
           ctx: Context) -> Plan | None:
     """'#close settled|not-settled [force] [note]': refused while messages are still held,
@@ -429,6 +411,7 @@ def overview(session: Session, case: Case) -> dict:
     mediator = mediator_of(session, case)
     waiting = {p.id for p in waiting_parties(session, case, mediator)}
     return {
+        "first": attention.first(session, case),
         "people": [p for p in people if p.role == "party"],
         "waiting": waiting,
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
@@ -578,6 +561,7 @@ def original(session: Session, case: Case, mediator: Participant, command: Comma
 HANDLERS = {
     "approve": approve, "reject": reject, "private": private, "status": status, "add": add,
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
+    "split": split,
     "close": close, "dismiss": dismiss, "reopen": reopen, "alias": alias, "help": help_,
     "link": link, "awaiting": awaiting, "reply-by": reply_by, "export": export,
     "original": original, "suggest": suggest, "review": review_party, "open": open_party,

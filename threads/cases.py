@@ -142,6 +142,7 @@ def open_case(
     language: str | None = None,
     intake_form: str = "default",
     platform_fee: float = 0.0,
+    vat_percent: float = 0.0,
 ) -> tuple[Case, list[Notice]]:
     """Create the case with its participants and return the invitations to send."""
     title = " ".join(title.split())
@@ -155,6 +156,7 @@ def open_case(
         case = Case(
             ref=ref, title=title, moderation=moderation, language=language,
             intake_form=intake_form, hourly_rate=mediator.hourly_rate, platform_fee=platform_fee,
+            vat_percent=vat_percent, address=settings.address,
         )
         try:
             with session.begin_nested():

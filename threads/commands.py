@@ -35,6 +35,7 @@ ALIASES = {
     "remind": "remind", "herinner": "remind", "herinnering": "remind",
     "time": "time", "tijd": "time", "uren": "time",
     "costs": "costs", "kosten": "costs",
+    "split": "split", "verdeling": "split", "verdeel": "split",
     "close": "close", "sluiten": "close", "afsluiten": "close",
     "reopen": "reopen", "heropenen": "reopen",
     "dismiss": "dismiss", "negeren": "dismiss",

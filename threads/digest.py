@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from threads import balance, heat, models
 from threads.db import session_scope
-from threads.models import Awaiting, Case, DigestRecord, Message, Participant
+from threads.models import Awaiting, Case, DigestRecord, Message, Participant, SafetyAlert
 from threads.notices import Notice
 from threads.reminders import STEP_COLUMN, STEPS
 
@@ -62,7 +62,8 @@ def summarize(
         return []
     ids = [case.id for case in cases]
     summary = {case.id: {"ref": case.ref, "title": case.title, "waiting": [], "held": 0,
-                         "held_since": None, "bouncing": [], "away": [], "minutes": 0}
+                         "held_since": None, "bouncing": [], "away": [], "minutes": 0,
+                         "alerts": []}
                for case in cases}
     missing = [col(getattr(Participant, STEP_COLUMN[s])).is_(None) for s in steps]
     people = session.exec(
@@ -107,6 +108,14 @@ def summarize(
     for case_id, count, oldest in held:
         summary[case_id]["held"] = count
         summary[case_id]["held_since"] = _day(oldest, timezone)
+    alerts = session.exec(
+        select(SafetyAlert.case_id, Participant.name)
+        .join(Participant, Participant.id == SafetyAlert.participant_id)
+        .where(col(SafetyAlert.case_id).in_(ids)).order_by(col(SafetyAlert.at))
+    )
+    for case_id, name in alerts:  # the digest opens with these (threads.attention)
+        if name not in summary[case_id]["alerts"]:
+            summary[case_id]["alerts"].append(name)
     entries = getattr(models, "TimeEntry", None)  # the mediator's #time log, when present
     if entries is not None:
         logged = session.exec(

@@ -35,8 +35,11 @@ def local(moment: datetime, zone: str | None = None) -> datetime:
     return moment.astimezone(ZoneInfo(zone or DEFAULT_ZONE))
 
 
-def long_date(value: date | datetime, lang: str | None, zone: str | None = None) -> str:
-    """'9 december 2026' / '9 December 2026'."""
+def long_date(value: date | datetime | str, lang: str | None, zone: str | None = None) -> str:
+    """'9 december 2026' / '9 December 2026'; a string is an ISO day ('2026-12-09'), as the
+    digest keeps its summary (JSON, fingerprinted)."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
     if isinstance(value, datetime):
         value = local(value, zone)
     return format_date(value, "long", locale=locale_of(lang))

@@ -36,6 +36,10 @@ class Case(SQLModel, table=True):
     message_seq: int = 0  # last per-case message number handed out
     hourly_rate: float = 0.0  # fixed when the case opens, as in the mediation agreement
     platform_fee: float = 0.0
+    vat_percent: float = 0.0  # fees.vat_percent when the case opened
+    # The case's own clock and voice; None: the service's (service.timezone, cases.address).
+    timezone: str | None = Field(default=None, max_length=60)
+    address: str | None = Field(default=None, max_length=2)  # "je" | "u" (Dutch form)
 
 
 class Participant(SQLModel, table=True):
@@ -62,6 +66,8 @@ class Participant(SQLModel, table=True):
     registered_at: datetime | None = None
     intake_submitted_at: datetime | None = None
     signed_at: datetime | None = None
+    # Percent of the costs this party bears (#split); None everywhere: an equal split.
+    cost_share: float | None = None
     last_message_at: datetime | None = None
     bouncing: bool = False
     # set when a copy to them could not be delivered; cleared by the next one that could

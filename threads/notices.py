@@ -17,7 +17,7 @@ from threads.models import Case, Message, Participant
 PRIVATE_REPLY_KINDS = frozenset({
     "received", "dismissed", "moderation-changed", "agreement-changed", "name-changed",
     "intake-copy", "signed-copy", "reminder", "reminder-register", "reminder-intake",
-    "reminder-sign", "reminder-reply",
+    "reminder-sign", "reminder-reply", "costs-statement",
 })
 
 

@@ -87,6 +87,7 @@ def open_by_mail(
     mediators: list[MediatorSettings],
     settings: CaseSettings,
     platform_fee: float = 0.0,
+    vat_percent: float = 0.0,
     intake_forms: Mapping[str, Form] | None = None,
     answers: str | None = None,
     default_language: str = "nl",
@@ -107,6 +108,7 @@ def open_by_mail(
                 session, title=request.title, mediator=mediator, parties=parties,
                 settings=settings, moderation=request.moderation, language=request.language,
                 intake_form=request.intake or "default", platform_fee=platform_fee,
+                vat_percent=vat_percent,
             )
             notices[-1].answers = answers  # the confirmation answers the mediator's mail
             return case, notices

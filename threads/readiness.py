@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import exists, or_
 from sqlmodel import Session, col, select
 
-from threads import audit, heat
+from threads import attention, audit, heat
 from threads.cases import lock_case, mediator_of, parties_of
 from threads.models import Case, Participant, Reminder, utcnow
 from threads.notices import Notice
@@ -77,4 +77,5 @@ def check_ready(
     audit.record(session, case, "ready", parties=[p.name for p in parties], steps=list(steps))
     return [Notice("ready", case, mediator, author=mediator,
                    context={"parties": parties, "steps": list(steps),
-                            "alerts": [m.seq for m in heat.open_alerts(session, case)]})]
+                            "alerts": [m.seq for m in heat.open_alerts(session, case)],
+                            "first": attention.first(session, case)})]

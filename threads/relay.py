@@ -155,7 +155,10 @@ def _open(
     audit.record(session, case, "relayed", actor=author.name, message=message.seq, mode="open")
     mediator = mediator_of(session, case)
     notices = [Notice("copy-to-mediator", case, mediator, author=author, message=message)]
-    notices += relay_to_parties(session, case, message, author, exclude=author)
+    relayed = relay_to_parties(session, case, message, author, exclude=author)
+    for notice in relayed:  # the footer says so: sent on without the mediator reading first
+        notice.context["travelled"] = "open"
+    notices += relayed
     return notices
 
 

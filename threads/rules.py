@@ -119,6 +119,7 @@ class Policy:
     mediators: list[MediatorSettings] = field(default_factory=list)
     case_settings: CaseSettings = field(default_factory=CaseSettings)
     platform_fee: float = 0.0
+    vat_percent: float = 0.0
     default_language: str = "nl"
     intake_forms: Mapping[str, Form] | None = None
     open_per_hour: int = 10  # cases one mediator may open by mail in an hour
@@ -236,7 +237,8 @@ def open_request(s: Situation) -> Decision | None:
     case, notices = open_by_mail(
         s.session, sender=a.sender, subject=a.subject, text=a.text,
         mediators=policy.mediators, settings=policy.case_settings,
-        platform_fee=policy.platform_fee, answers=a.message_id,
+        platform_fee=policy.platform_fee, vat_percent=policy.vat_percent,
+        answers=a.message_id,
         default_language=policy.default_language, intake_forms=policy.intake_forms,
     )
     if case is None and a.sender and sent_recently(s.session, "open-refused", a.sender, hours=1):

@@ -8,6 +8,7 @@ the application.
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -15,6 +16,15 @@ from threads.addresses import normalize_address
 
 Language = Literal["nl", "en"]
 Moderation = Literal["review", "open"]
+
+
+def check_zone(value: str) -> str:
+    """An IANA time zone name (Europe/Amsterdam), or ValueError."""
+    try:
+        ZoneInfo(value.strip())
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"'{value}' is not a time zone such as Europe/Amsterdam") from None
+    return value.strip()
 
 
 class Section(BaseModel):
@@ -42,6 +52,11 @@ class ServiceSettings(Section):
 
         return normalize_address(value) if value.strip() else ""
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_zone(value)
+
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:
@@ -56,6 +71,9 @@ class CaseSettings(Section):
     min_parties: int = Field(default=2, ge=1)
     default_moderation: Moderation = "review"
     reference_style: Literal["year-sequence", "random"] = "year-sequence"
+    # How mail addresses a Dutch party: "u" (formal) or "je" (first name); per case with
+    # `mediate case open --address`.
+    address: Literal["je", "u"] = "u"
 
 
 class MediatorSettings(Section):
@@ -63,6 +81,10 @@ class MediatorSettings(Section):
     name: str = Field(min_length=1)
     language: Language = "nl"
     hourly_rate: float = Field(default=0.0, ge=0)
+    # The mediator's own closing under everything written in their name ("Hartelijke groet,
+    # / Maria"), and the phone number a party is given wherever they are told to call.
+    signature: str = ""
+    phone: str = ""
 
     @field_validator("email")
     @classmethod

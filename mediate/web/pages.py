@@ -53,7 +53,8 @@ def steps(ctx: WebContext, session: Session, opened: Opened) -> list[dict]:
 def base(ctx: WebContext, session: Session, opened: Opened) -> dict:
     return {"case": opened.case, "party": opened.participant,
             "mediator": mediator_of(session, opened.case),
-            "steps": steps(ctx, session, opened)}
+            "steps": steps(ctx, session, opened),
+            "zone": opened.case.timezone}  # None: the service's (Renderer.timezone)
 
 
 async def form_or_refusal(request: Request) -> tuple[dict | None, Response | None]:

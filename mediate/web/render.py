@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mediate.web import csrf
+from threads.locales import DEFAULT_ZONE
+from threads.locales import FILTERS as LOCALE_FILTERS
 
 LANGUAGES = ("nl", "en")
 HEADERS = {
@@ -55,6 +57,7 @@ class Renderer:
     secret: str
     secure_cookies: bool = False
     default_language: str = "nl"
+    timezone: str = DEFAULT_ZONE  # service.timezone; a page about a case may bring its own
 
     def __post_init__(self) -> None:
         self.env = Environment(
@@ -62,6 +65,7 @@ class Renderer:
             autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
             trim_blocks=True, lstrip_blocks=True,
         )
+        self.env.filters.update(LOCALE_FILTERS)  # dates and money as the reader writes them
         with (self.templates_dir / "web" / "text.toml").open("rb") as handle:
             self.texts: dict[str, dict[str, Any]] = tomllib.load(handle)
 
@@ -86,12 +90,14 @@ class Renderer:
     def page(self, request: Request, page: Page) -> HTMLResponse:
         cookie, fresh = csrf.cookie_value(request)
         lang = page.lang if page.lang in LANGUAGES else self.default_language
-        html = self.env.get_template(f"web/{page.template}.html").render(
-            t=self.text(lang), lang=lang, service_name=self.service_name,
-            csrf_field=csrf.FIELD,
-            csrf_token=csrf.form_token(self.secret, cookie, request.url.path),
+        context = {
+            "t": self.text(lang), "lang": lang, "service_name": self.service_name,
+            "csrf_field": csrf.FIELD,
+            "csrf_token": csrf.form_token(self.secret, cookie, request.url.path),
             **page.context,
-        )
+        }
+        context["zone"] = context.get("zone") or self.timezone
+        html = self.env.get_template(f"web/{page.template}.html").render(**context)
         response = HTMLResponse(html, status_code=page.status)
         if fresh:
             csrf.set_cookie(response, cookie, self.secure_cookies)

@@ -68,6 +68,7 @@ class WebServer:
                 settings.templates_dir, settings.service.name, settings.service.secret_key,
                 secure_cookies=settings.service.base_url.startswith("https://"),
                 default_language=settings.service.default_language,
+                timezone=settings.service.timezone,
             ),
         )
         self.app = create_app(self.context)
