@@ -64,12 +64,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mediate.serve import serve
+    from mediate.supervisor import run
 
     settings = load_settings(args.config)
     _configure_logging(settings, args.verbose)
     _return_large_blocks_to_the_system()
-    return asyncio.run(serve(settings))
+    return run(settings)
 
 
 def _return_large_blocks_to_the_system() -> None:

@@ -15,6 +15,7 @@ import os
 import signal
 
 from mediate.config import Settings
+from mediate.processes import Shared, Slot
 from mediate.service import Service
 
 log = logging.getLogger("mediate")
@@ -22,8 +23,10 @@ GRACE_SECONDS = 10.0  # for the copy on the wire
 STOP_SECONDS = 20.0  # for the whole stop, whatever hangs
 
 
-async def serve(settings: Settings) -> int:
-    service = Service.build(settings)
+async def serve(settings: Settings, shared: Shared | None = None, slot: Slot | None = None) -> int:
+    """The whole service in this process; or, with ``slot``, one of the processes that
+    ``mediate.supervisor`` runs (the front door, or one worker)."""
+    service = Service.build(settings, shared=shared, slot=slot)
     await service.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

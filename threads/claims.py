@@ -103,10 +103,13 @@ def release_claims(engine: Engine, model: type[Row], claimant: str | None) -> in
         return result.rowcount or 0
 
 
-def claimant_name(port: int) -> str:
-    """This process's name in claims: host and SMTP port (one live process per pair)."""
+def claimant_name(port: int, worker: str = "", pid: int | None = None) -> str:
+    """This process's name in claims: host and SMTP port (one live process per pair), and
+    which of its worker processes (``pipeline-1``) when `mediate serve` runs several; without
+    a port, the pid of the process that owns the name (``pid``, by default this one)."""
     host = socket.gethostname()
-    return f"{host}:{port}" if port else f"{host}:pid{os.getpid()}"
+    name = f"{host}:{port}" if port else f"{host}:pid{pid or os.getpid()}"
+    return f"{name}/{worker}" if worker else name
 
 
 def release_work(engine: Engine, claimant: str | None) -> int:
