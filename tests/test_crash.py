@@ -190,7 +190,10 @@ async def test_kill_9_of_the_front_door_mid_data_loses_nothing(tmp_path, sink):
         writer.write(raw[: len(raw) // 2].replace(b"\n", b"\r\n"))
         await writer.drain()
         os.kill(front, signal.SIGKILL)
-        assert await reader.read() == b""  # the connection died without an answer
+        try:  # the connection dies without an answer (closed, or reset: unread bytes)
+            assert await reader.read() == b""
+        except ConnectionResetError:
+            pass
         writer.close()
         await serve.ready()
         assert await send_like_an_mta(port, author, address, raw, time.monotonic() + 30)
