@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -76,6 +77,8 @@ class Pipeline:
     at_rest: AtRestKey | None = None  # privacy.encryption_key: raw mail is stored sealed
     trusted_authserv_id: str = ""  # inbound.trusted_authserv_id (mailgate.authentication)
     intake_forms: set[str] | None = None  # the names an ``intake:`` line may choose
+    # when the SMTP server is another process: the time.monotonic() of its last stored mail
+    arrivals: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
@@ -110,12 +113,14 @@ class Pipeline:
         return len(ids)
 
     async def _let_arrivals_in(self) -> None:
-        """Accepting mail comes first: the pipeline's work holds Python's GIL, so deciding a
-        mail while others are arriving slows every SMTP transaction down. While mail keeps
+        """Accepting mail comes first: the pipeline's work holds Python's GIL (in one process)
+        and SQLite's write lock (in any process), so deciding a mail while others are
+        arriving slows every SMTP transaction down. While mail keeps
         arriving, wait for a pause of QUIET_SECONDS, but never more than MAX_DEFER_SECONDS per
         mail: the stored mail is safe, and under a steady stream processing still goes on."""
         deadline = time.monotonic() + MAX_DEFER_SECONDS
-        while time.monotonic() < deadline and time.monotonic() - self.last_arrival < QUIET_SECONDS:
+        last = self.arrivals or (lambda: self.last_arrival)
+        while time.monotonic() < deadline and time.monotonic() - last() < QUIET_SECONDS:
             await asyncio.sleep(QUIET_SECONDS)
 
     def process(self, inbound_id: int) -> None:

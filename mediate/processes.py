@@ -124,6 +124,7 @@ class Shared:
     board: dict[str, Cell]
     restarts: dict[str, Any]  # slot name -> multiprocessing.RawValue("i"), the supervisor's
     stopped: tuple[int, int]  # the pipe the supervisor writes to when the workers are gone
+    arrival: Any  # multiprocessing.RawValue("d"): time.monotonic() of the last stored mail
     supervisor_pid: int = field(default_factory=os.getpid)
 
     @classmethod
@@ -135,7 +136,15 @@ class Shared:
                    for s in slots},
             restarts={s.name: context.RawValue("i", 0) for s in slots},
             stopped=_pipe(),
+            arrival=context.RawValue("d", 0.0),
         )
+
+    def arrived(self) -> None:
+        """The front door stored mail (CLOCK_MONOTONIC is one clock for all processes)."""
+        self.arrival.value = time.monotonic()
+
+    def last_arrival(self) -> float:
+        return self.arrival.value
 
     def wake(self, role: str) -> None:
         """Wake every worker of ``role``: a byte in its pipe, no lock, no database."""

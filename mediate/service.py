@@ -168,6 +168,8 @@ class Service:
         self.scheduler = Scheduler(self.engine, self.composer, s, on_enqueued=self._nudge_outbox)
         onboarding = make_onboarding(s)  # checks every intake form: ConfigError when broken
         self.pipeline.intake_forms = set(onboarding.forms)
+        if self.shared is not None:  # on SQLite the front door's store goes first (db.py)
+            self.pipeline.arrivals = self.shared.last_arrival
         if s.web.enabled:
             self.web = WebServer(s, self.engine, self.composer, onboarding, self._nudge_outbox)
             self.web.context.health = lambda: health(self)
@@ -190,6 +192,7 @@ class Service:
         if PIPELINE in self.roles:
             self.pipeline.nudge()
         if self.shared is not None:
+            self.shared.arrived()
             self.shared.wake(PIPELINE)
 
     def _nudge_outbox(self) -> None:
@@ -240,8 +243,6 @@ class Service:
         loop = asyncio.get_running_loop()
         worker = {PIPELINE: self.pipeline, OUTBOX: self.outbox}.get(slot.role)
         if worker is not None:
-            # wakeup, not nudge(): the pipeline's pause for arriving mail is for sharing one
-            # GIL with the front door, which this process does not
             self._unlisten = listen_for_wakes(shared, slot, loop, worker.wakeup.set)
         self._tasks.append(asyncio.create_task(
             post_heartbeats(shared, slot, self._state, stop_this_process), name="heartbeat"))
