@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from threads.db import read_scope
 from threads.models import InboundMail, OutgoingMail, utcnow
 
 
@@ -52,7 +53,7 @@ def health(service: Any) -> dict[str, Any]:
     """A JSON-ready report on ``service`` (a running ``mediate.service.Service``)."""
     report: dict[str, Any] = {"ok": True, "claimant": getattr(service, "claimant", "")}
     try:
-        with Session(service.engine) as session:
+        with read_scope(service.engine) as session:
             report["database"] = {"ok": True, "dialect": service.engine.dialect.name}
             report.update(backlog(session))
     except Exception as error:  # noqa: BLE001 (the report says what is wrong)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from threads import models
-from threads.db import session_scope
+from threads.db import read_scope, session_scope
 from threads.models import Awaiting, Case, DigestRecord, Message, Participant
 from threads.notices import Notice
 from threads.reminders import STEP_COLUMN, STEPS
@@ -146,7 +146,7 @@ def send_due(
         return 0
     sent = 0
     for mediator in settings.mediators:
-        with Session(engine) as session:
+        with read_scope(engine) as session:
             if _claimed(session, mediator.email, period):
                 continue
         with session_scope(engine) as session:
