@@ -20,6 +20,8 @@ from __future__ import annotations
 import codecs
 import re
 
+from mailgate import budget
+
 _QUOTES = re.compile(r"^>+")
 
 
@@ -29,11 +31,12 @@ def base64_pieces(raw: str) -> bytes | None:
     data = re.sub(r"[^A-Za-z0-9+/=]", "", raw)
     if "=" not in data.rstrip("="):
         return None
-    out = b""
+    out: list[bytes] = []  # joined once at the end: appending to bytes is quadratic
     for piece in re.findall(r"[^=]+", data):
+        budget.check()
         piece = piece[: len(piece) - (len(piece) % 4 == 1)]  # a lone sixth of a byte: drop it
-        out += codecs.decode((piece + "=" * (-len(piece) % 4)).encode("ascii"), "base64")
-    return out
+        out.append(codecs.decode((piece + "=" * (-len(piece) % 4)).encode("ascii"), "base64"))
+    return b"".join(out)
 
 
 def _render(depth: int, text: str) -> str:
@@ -46,25 +49,26 @@ def unflow(text: str, delsp: bool = False) -> str:
     """The text with flowed lines joined; fixed lines and quote depth as they were."""
     out: list[str] = []
     open_depth: int | None = None  # quote depth of the paragraph being joined
-    joined = ""
+    joined: list[str] = []  # the paragraph's pieces, joined once it ends (linear in its size)
     for line in text.replace("\r\n", "\n").split("\n"):
+        budget.check()
         quotes = _QUOTES.match(line)
         depth = len(quotes.group(0)) if quotes else 0
         body = line[depth:]
         if body.startswith(" "):
             body = body[1:]
         if open_depth is not None and (depth != open_depth or not body):
-            out.append(_render(open_depth, joined))  # the paragraph ended without a fixed line
-            open_depth = None
+            out.append(_render(open_depth, "".join(joined)))  # ended without a fixed line
+            open_depth, joined = None, []
         flowed = body.endswith(" ") and body != "-- "
         if flowed and delsp:
             body = body[:-1]
-        joined = joined + body if open_depth is not None else body
+        joined.append(body)
         if flowed:
             open_depth = depth
         else:
-            out.append(_render(depth, joined))
-            open_depth, joined = None, ""
+            out.append(_render(depth, "".join(joined)))
+            open_depth, joined = None, []
     if open_depth is not None:
-        out.append(_render(open_depth, joined))
+        out.append(_render(open_depth, "".join(joined)))
     return "\n".join(out)

@@ -31,7 +31,13 @@ from sqlmodel import Session, col, select
 
 from mailgate.attachments import describe
 from threads import attachments
-from threads.addresses import NO_REPLY_LOCAL, bounce_address, private_address, reply_address
+from threads.addresses import (
+    NO_REPLY_LOCAL,
+    bounce_address,
+    mediator_line,
+    private_address,
+    reply_address,
+)
 from threads.cases import mediator_of
 from threads.crypto import AtRestKey, seal
 from threads.models import OutgoingMail, Participant, ThreadRoot
@@ -65,12 +71,19 @@ def _fold(name: str, value: str | Header) -> str:
     return "\r\n".join(lines)
 
 
+# Every line ends in CRLF on the wire, in every copy and in the original passed on with
+# #original: a bare CR or LF ("\r.\r\n") can end the DATA of a lax relay early and smuggle a
+# second mail behind ours (SMTP smuggling).
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_LINE_END_BYTES = re.compile(rb"\r\n|\r|\n")
+
+
 def serialise(mail: Message) -> bytes:
     """The copy as it goes on the wire (CRLF). Equivalent to ``mail.as_bytes()`` under
     compat32 for the single text part the composer builds, at a fraction of its cost (the
     stdlib generator re-folds every header through email.header, 30 times per reply)."""
     head = "\r\n".join(_fold(name, value) for name, value in mail.items())
-    body = mail.get_payload().replace("\r\n", "\n").replace("\n", "\r\n")
+    body = _LINE_END.sub("\r\n", mail.get_payload())
     return f"{head}\r\n\r\n{body}".encode("ascii")
 
 
@@ -110,7 +123,7 @@ def _file_part(data: bytes, content_type: str, filename: str) -> bytes:
         head["Content-Type"] = "message/rfc822"
         head.add_header("Content-Disposition", "attachment", filename=_param(filename))
         head["Content-Transfer-Encoding"] = "7bit" if data.isascii() else "8bit"
-        body = re.sub(rb"\r?\n", b"\r\n", data)
+        body = _LINE_END_BYTES.sub(b"\r\n", data)
     else:
         head.add_header("Content-Type", f"{maintype}/{subtype}", name=_param(filename))
         head.add_header("Content-Disposition", "attachment", filename=_param(filename))
@@ -249,6 +262,8 @@ class Composer:
         if recipient is None:  # an outsider never learns a reply token
             return f"{NO_REPLY_LOCAL}@{self.domain}", mediator
         if notice.channel == "private" and notice.counterpart is not None:
+            if recipient.role == "mediator":  # the mediator's own line, never the party's
+                return mediator_line(case, notice.counterpart, self.domain), mediator
             return private_address(case, notice.counterpart, self.domain), mediator
         return reply_address(case, recipient, self.domain), mediator
 
@@ -268,7 +283,7 @@ class Composer:
             "attachments": self._attachments(session, notice.message, batch),
         }
         extra_files: list[dict] = []
-        if notice.kind == "original" and notice.context.get("original"):
+        if notice.kind in ("original", "postmaster") and notice.context.get("original"):
             extra_files.append(notice.context["original"])
         if notice.kind == "export":
             made = self.exporter(session, notice) if self.exporter else {}

@@ -7,13 +7,22 @@ the words differ from it, and anything a client marks as quoted history (`<block
 Gmail's `gmail_quote`, Outlook's `divRplyFwdMsg`/`appendonsend`, Yahoo's `yahoo_quoted`,
 Apple's `AppleOriginalContents`) is rendered as "> " quoted lines so `reply_text` can drop it
 like plain-text quoting.
-Only the standard library's tolerant `html.parser` is used, so broken markup never raises.
+
+The markup is read by a small tokenizer of our own rather than the standard library's
+`html.parser`: that one rescans the rest of the input for every unfinished construct, so a
+mail of "<a<a<a..." (200 KB: 276 s) or of unclosed end tags stalls the gateway. Here every
+search for a closing ">" or "-->" is remembered, so the whole body is read in one pass; broken
+markup never raises. Quote depth is capped when rendered, so a thousand unclosed
+`<blockquote>`s cannot multiply the text either.
 """
 
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
+from collections import Counter
+from html import unescape
+
+from mailgate import budget
 
 _BLOCK = {"p", "div", "table", "tr", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
           "address", "section", "article", "header", "footer", "center", "dl", "dt", "dd",
@@ -25,11 +34,66 @@ _QUOTE_MARKERS = re.compile(
     r"gmail_quote|yahoo_quoted|divRplyFwdMsg|appendonsend|AppleOriginalContents|"
     r"moz-cite-prefix|OutlookMessageHeader|zmail_extra|protonmail_quote|ms-outlook-mobile-reference",
     re.IGNORECASE)
+# Markers of the element that holds the sender's signature.
+_SIGNATURE_MARKERS = re.compile(r"gmail_signature|moz-signature", re.IGNORECASE)
+# Deeper quoting is drawn as this many levels: enough to read, and no way to make a line's
+# prefix grow with the number of unclosed quotes.
+MAX_QUOTE_DEPTH = 8
+_TAG_NAME = re.compile(r"/?([A-Za-z][A-Za-z0-9:_-]*)")
+_ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]*))?""")
+_RAW_TEXT = ("script", "style", "xml", "title", "textarea")
 
 
-class _TextBuilder(HTMLParser):
+def _tokens(html: str, builder: _TextBuilder) -> None:
+    """Call the builder's start/end/data handlers for the markup, in one pass over it.
+
+    Each position of the next ">" (and "-->") is found once and reused for every "<" before
+    it; when there is none left, the rest is text.
+    """
+    n, i = len(html), 0
+    next_gt = -2  # unknown; -1: no ">" after the current position
+    while i < n:
+        budget.check()
+        lt = html.find("<", i)
+        if lt < 0:
+            builder.handle_data(unescape(html[i:]))
+            return
+        if lt > i:
+            builder.handle_data(unescape(html[i:lt]))
+        if html.startswith("<!--", lt):
+            end = html.find("-->", lt + 4)
+            i = n if end < 0 else end + 3
+            continue
+        if next_gt != -1 and next_gt < lt:
+            next_gt = html.find(">", lt)
+        if next_gt < 0:
+            builder.handle_data(unescape(html[lt:]))
+            return
+        name = _TAG_NAME.match(html, lt + 1, next_gt)
+        if name is None:  # "<!DOCTYPE", "<?xml", "< 3": declarations and stray "<"
+            if html[lt + 1:lt + 2] in ("!", "?"):
+                i = next_gt + 1
+            else:
+                builder.handle_data("<")
+                i = lt + 1
+            continue
+        tag = name.group(1).lower()
+        i = next_gt + 1
+        if html[lt + 1] == "/":
+            builder.handle_endtag(tag)
+            continue
+        attrs = [(m.group(1).lower(), unescape((m.group(2) or "").strip("\"'")))
+                 for m in _ATTR.finditer(html, name.end(), next_gt)]
+        builder.handle_starttag(tag, attrs)
+        if tag in _RAW_TEXT:  # no markup inside: skip to its end tag
+            close = re.compile(rf"</{tag}\s*>", re.IGNORECASE).search(html, i)
+            i = n if close is None else close.end()
+            builder.handle_endtag(tag)
+
+
+class _TextBuilder:
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
+        self.open_tags: Counter[str] = Counter()  # how many of each tag are on the stack
         self.lines: list[str] = []
         self.current: list[str] = []
         self.skip_depth = 0
@@ -46,7 +110,7 @@ class _TextBuilder(HTMLParser):
         self.current = []
         if self.pre_depth == 0:
             text = re.sub(r"[ \t\r\n\f\xa0]+", " ", text).strip()
-        prefix = "> " * self.quote_depth
+        prefix = "> " * min(self.quote_depth, MAX_QUOTE_DEPTH)
         if text:
             if self.bullet is not None:
                 text, self.bullet = self.bullet + text, None
@@ -77,11 +141,15 @@ class _TextBuilder(HTMLParser):
             return
         if tag == "hr":
             self._newline()
-            self.lines.append("> " * self.quote_depth + "________________________________")
+            self.lines.append("> " * min(self.quote_depth, MAX_QUOTE_DEPTH) + "_" * 32)
             return
         if tag in _VOID:
             return
         marker = " ".join((attr.get("class", ""), attr.get("id", ""), attr.get("type", "")))
+        if _SIGNATURE_MARKERS.search(marker):
+            # drawn as RFC 3676's "-- " line, so reply_text drops the block as a signature
+            self._newline()
+            self.lines.append("> " * min(self.quote_depth, MAX_QUOTE_DEPTH) + "-- ")
         opens_quote = tag == "blockquote" or bool(_QUOTE_MARKERS.search(marker))
         if tag in _BLOCK or tag in ("blockquote", "li") or opens_quote:
             self._newline()
@@ -92,6 +160,7 @@ class _TextBuilder(HTMLParser):
         if opens_quote:
             self.quote_depth += 1
         self.stack.append((tag, opens_quote))
+        self.open_tags[tag] += 1
         if tag == "pre":
             self.pre_depth += 1
         elif tag in ("ul", "ol"):
@@ -116,10 +185,11 @@ class _TextBuilder(HTMLParser):
             return
         if self.skip_depth or tag in _VOID:
             return
-        if not any(t == tag for t, _ in self.stack):
+        if not self.open_tags[tag]:  # (a count, not a scan of the stack: end tags are cheap)
             return
         while self.stack:
             open_tag, opened_quote = self.stack.pop()
+            self.open_tags[open_tag] -= 1
             self._close(open_tag, opened_quote)
             if open_tag == tag:
                 break
@@ -160,6 +230,5 @@ class _TextBuilder(HTMLParser):
 def html_to_text(html: str) -> str:
     """Readable plain text for an HTML body; quoted history comes out as "> " lines."""
     builder = _TextBuilder()
-    builder.feed(html)
-    builder.close()
+    _tokens(html, builder)
     return builder.result()

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from imapclient import IMAPClient
 
 from mailgate.settings import ImapSettings
+from threads.quarantine import safe_description
 
 log = logging.getLogger("mediate.imap")
 # The headers a delivering MTA or provider leaves with the envelope recipient, most reliable
@@ -164,10 +165,11 @@ class ImapPoller:
             try:
                 self.store(raw, return_path(raw),
                            envelope_recipients(raw, self.domain, self.settings.envelope_header))
-            except Exception:  # noqa: BLE001 (left in the folder; tried again next round)
+            except Exception as error:  # noqa: BLE001 (left in the folder; tried again next round)
                 self.store_failures += 1
-                log.exception("imap: could not store message uid %s; left in %s", uid,
-                              self.settings.folder)
+                # Not log.exception: a database error quotes its parameters, the mail among them.
+                log.error("imap: could not store message uid %s; left in %s: %s", uid,
+                          self.settings.folder, safe_description(error))
                 continue
             done.append(uid)
         if done:

@@ -1,8 +1,10 @@
-"""From stored raw mail to a recorded decision: parse, classify, route, decide, enqueue.
+"""From stored raw mail to a recorded decision: parse, classify, authenticate, decide, enqueue.
 
-Each inbound mail is claimed, then handled in one transaction: the decision (a Message, a hold,
-a bounce mark) and every outgoing copy it causes are committed together. Any failure leaves the
-mail ``quarantined`` with its reason; nothing is dropped and the pipeline goes on.
+Each inbound mail is claimed, read (parsed, classified and, when it is in a mediator's name,
+its sender authenticated: mailgate.authentication), then decided by threads.rules in one
+transaction: the decision (a Message, a hold, a bounce mark) and every outgoing copy it causes
+are committed together. Any failure leaves the mail ``quarantined`` with a safe reason, and the
+mediator of its case is told; nothing is dropped and the pipeline goes on.
 """
 
 from __future__ import annotations
@@ -16,27 +18,33 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import defer
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from mailgate.attachments import AttachmentPolicy
-from mailgate.authentication import sender_trust
+from mailgate.authentication import (
+    DKIM,
+    DnsFunction,
+    Verification,
+    sender_authenticated,
+    sender_trust,
+    verify_sender,
+)
 from mailgate.classify import ClassifyContext
 from mailgate.compose import Composer
 from mailgate.inspect import Analysis, analyse
 from mailgate.parse import ParsedMail
-from threads import audit
-from threads.addresses import Recipient, resolve
+from threads.addresses import Recipient, RecipientKind, resolve
 from threads.attachments import IncomingFile
-from threads.cases import lock_case
+from threads.cases import mediator_of
 from threads.claims import claim
 from threads.crypto import AtRestKey, seal, unseal
 from threads.db import read_scope, session_scope
-from threads.delivery import copy_failed
-from threads.models import Case, InboundMail, OutgoingMail, Participant, utcnow
+from threads.intake import Form
+from threads.models import Blob, InboundMail, InboundStatus, Participant, utcnow
 from threads.notices import Notice
-from threads.opening import open_by_mail
-from threads.relay import Contribution, receive, sent_recently
+from threads.quarantine import announce, safe_description
 from threads.routing import route
+from threads.rules import Arrival, Policy, decide
 from threads.settings import CaseSettings, MediatorSettings
 
 log = logging.getLogger("mediate.pipeline")
@@ -76,7 +84,12 @@ class Pipeline:
     default_language: str = "nl"
     at_rest: AtRestKey | None = None  # privacy.encryption_key: raw mail is stored sealed
     trusted_authserv_id: str = ""  # inbound.trusted_authserv_id (mailgate.authentication)
-    intake_forms: set[str] | None = None  # the names an ``intake:`` line may choose
+    intake_forms: dict[str, Form] | None = None  # what an ``intake:`` line may choose
+    admin_address: str = ""  # where mail to postmaster@ and abuse@ is passed on
+    mediator_authentication: str = DKIM  # inbound.mediator_authentication
+    open_per_hour: int = 10  # inbound.open_per_hour: cases a mediator opens by mail an hour
+    dkim_dns: DnsFunction | None = None  # DKIM key lookups (tests answer them themselves)
+    analysis_seconds: float = 10.0  # inbound.analysis_seconds: past it a mail is quarantined
     # when the SMTP server is another process: the time.monotonic() of its last stored mail
     arrivals: Callable[[], float] | None = None
 
@@ -125,60 +138,156 @@ class Pipeline:
 
     def process(self, inbound_id: int) -> None:
         try:
-            # Parsing is the slow part: do it before the write transaction, not holding the
-            # lock that the SMTP server needs to store the next mail.
+            # Parsing (and a DKIM check's DNS lookup) is the slow part: do it before the write
+            # transaction, not holding the lock the SMTP server needs to store the next mail.
             read = self._analyse(inbound_id)
             with session_scope(self.engine) as session:
                 self._process(session, inbound_id, read)
         except Exception as error:  # the quarantine: keep the mail, record why, go on
-            log.exception("inbound %s quarantined", inbound_id)
-            with session_scope(self.engine) as session:
-                row = session.get(InboundMail, inbound_id)
-                if row is not None:
-                    row.status = "quarantined"
-                    row.reason = f"internal error: {type(error).__name__}: {error}"[:2000]
-                    row.claimed_until = None
-                    row.attempts += 1
-                    session.add(row)
+            self._quarantine(inbound_id, error)
 
-    def _analyse(self, inbound_id: int) -> tuple[Analysis, str] | None:
-        """The analysis and the body's hash, read once from the stored raw mail."""
+    def _quarantine(self, inbound_id: int, error: Exception) -> None:
+        """Our fault, not the sender's: the mail is kept, listed by ``mediate inbound list``
+        and retried by hand, and the mediator of its case is told. Neither the log nor the
+        reason carries the error's text: it may quote the mail (an address, a line of it)."""
+        reason = f"internal error: {safe_description(error)}"
+        log.error("inbound %s quarantined: %s", inbound_id, reason)
+        with session_scope(self.engine) as session:
+            row = session.get(InboundMail, inbound_id, options=[defer(InboundMail.raw)])
+            if row is None:
+                return
+            row.status = InboundStatus.QUARANTINED
+            row.reason = reason
+            row.claimed_until = None
+            row.attempts += 1
+            session.add(row)
+            try:  # in a savepoint: a fault in telling must not undo the quarantine itself
+                with session.begin_nested():
+                    recipients = [resolve(session, r, self.domain, self.secret, self.open_local)
+                                  for r in row.rcpt_tos]
+                    self.composer.enqueue(session, announce(session, row, recipients))
+            except Exception as again:  # noqa: BLE001 (the mail is safe; the log says why)
+                log.error("inbound %s: the mediator could not be told: %s", inbound_id,
+                          safe_description(again))
+
+    def _analyse(self, inbound_id: int) -> tuple[Analysis, str, Verification | None] | None:
+        """The analysis, the body's hash and (for mail in a mediator's name) whether its sender
+        is authenticated, read once from the stored raw mail."""
         with read_scope(self.engine) as session:
             row = session.get(InboundMail, inbound_id)
             raw = unseal(row.raw, self.at_rest) \
-                if row is not None and row.status == "pending" else None
+                if row is not None and row.status == InboundStatus.PENDING else None
+            mediators = mediator_addresses(session, self.mediators) if raw is not None else set()
         if raw is None:
             return None
-        return analyse(raw, self.context, self.policy), body_hash(raw)
+        return self._read(raw, mediators)
+
+    def _read(self, raw: bytes, mediators: set[str]) -> tuple[Analysis, str, Verification | None]:
+        analysis = analyse(raw, self.context, self.policy, seconds=self.analysis_seconds)
+        verification = None
+        parsed = analysis.parsed
+        if parsed is not None and parsed.from_address in mediators:
+            verification = verify_sender(
+                raw, parsed.headers, mode=self.mediator_authentication,
+                authserv_id=self.trusted_authserv_id, dnsfunc=self.dkim_dns)
+        return analysis, body_hash(raw), verification
 
     def _process(
-        self, session: Session, inbound_id: int, read: tuple[Analysis, str] | None = None
+        self, session: Session, inbound_id: int,
+        read: tuple[Analysis, str, Verification | None] | None = None,
     ) -> None:
         # Locked (PostgreSQL) so that a second worker whose lease on this mail began after
         # ours ran out waits here, then finds it no longer pending: decided exactly once.
         # The raw mail is not loaded again (a large one would be held twice).
         row = session.get(InboundMail, inbound_id, with_for_update=True,
                           options=[defer(InboundMail.raw)])
-        if row is None or row.status != "pending":
+        if row is None or row.status != InboundStatus.PENDING:
             return
         if read is None:
-            raw = unseal(row.raw, self.at_rest)
-            read = analyse(raw, self.context, self.policy), body_hash(raw)
-        analysis, digest = read
+            read = self._read(unseal(row.raw, self.at_rest),
+                              mediator_addresses(session, self.mediators))
+        analysis, digest, verification = read
         row.classification = analysis.verdict.kind
         row.attempts += 1
         row.claimed_until = None
         row.processed_at = utcnow()
         recipients = [resolve(session, r, self.domain, self.secret, self.open_local)
                       for r in row.rcpt_tos]
+        # postmaster@ and abuse@ are the administrator's, not a case's: passed on once.
+        postmaster = any(r.kind == RecipientKind.POSTMASTER for r in recipients)
+        recipients = [r for r in recipients if r.kind != RecipientKind.POSTMASTER]
         if analysis.verdict.kind == "malformed":
-            self._finish(row, "quarantined", analysis.verdict.reason, recipients)
+            self._finish(row, InboundStatus.QUARANTINED, analysis.verdict.reason, recipients)
+            if analysis.too_slow:
+                self._tell_quarantined(session, row, analysis, recipients)
             return
-        outcomes = [self._route(session, row, analysis, r, digest) for r in recipients]
-        status = "processed" if "processed" in outcomes else (outcomes or ["ignored"])[0]
-        reason = "; ".join(analysis.reasons) or analysis.verdict.reason
-        self._finish(row, status, reason, recipients)
+        arrival = self._arrival(row, analysis, digest, verification)
+        decisions = decide(session, arrival, recipients, self.rules_policy()) \
+            if recipients else []
+        for decision in decisions:
+            self.composer.enqueue(session, self._not_to_forged(decision.notices,
+                                                               analysis.parsed))
+        statuses = [d.status for d in decisions]
+        if postmaster:
+            statuses.append(self._postmaster(session, row))
+        status = InboundStatus.PROCESSED if InboundStatus.PROCESSED in statuses \
+            else (statuses or [InboundStatus.IGNORED])[0]
+        reason = "; ".join([*analysis.reasons, *(f"{d.rule}: {d.reason}" for d in decisions)])
+        self._finish(row, status, reason or analysis.verdict.reason, recipients)
         session.add(row)
+
+    def rules_policy(self) -> Policy:
+        return Policy(
+            mediators=self.mediators, case_settings=self.case_settings,
+            platform_fee=self.platform_fee, default_language=self.default_language,
+            intake_forms=self.intake_forms, open_per_hour=self.open_per_hour,
+        )
+
+    def _arrival(self, row: InboundMail, analysis: Analysis, digest: str,
+                 verification: Verification | None) -> Arrival:
+        """The threads-owned record of what this mail is (threads.rules decides on it)."""
+        parsed, verdict = analysis.parsed, analysis.verdict
+        assert parsed is not None
+        return Arrival(
+            inbound_id=row.id, kind=verdict.kind, relayable=verdict.relayable,
+            reason=verdict.reason, sender=parsed.from_address, subject=parsed.subject,
+            message_id=parsed.message_id, refs=parsed.in_reply_to + parsed.references,
+            text=analysis.text, signed_text=analysis.signed_text, body_hash=digest,
+            # quoted history only: held for the mediator, who sees what came
+            hold=analysis.hold, quoted_text=parsed.text if analysis.hold else "",
+            verified=verification is not None and verification.verified,
+            unverified_why=verification.reason if verification else "",
+            trust_hold=sender_trust(parsed.headers, self.trusted_authserv_id),
+            bounce_permanent=any(b.permanent for b in verdict.bounced),
+            bounce_statuses=[b.status for b in verdict.bounced if b.status],
+            # the remote server's own words, for the mediator's notice
+            bounce_said=list(dict.fromkeys(b.diagnostic or b.status for b in verdict.bounced
+                                           if b.diagnostic or b.status)),
+            files=[
+                IncomingFile(
+                    filename=item.filename, content_type=item.content_type, sha256=item.sha256,
+                    size=item.size, stored=seal(item.data, self.at_rest), passed=passed,
+                    reason=reason if not passed else "", inline=item.inline,
+                )
+                for item, passed, reason in analysis.attachments
+            ],
+        )
+
+    def _tell_quarantined(self, session: Session, row: InboundMail, analysis: Analysis,
+                          recipients: list[Recipient]) -> None:
+        """A party's mail that could not be read within the time budget: it waits in the
+        quarantine, and the case's mediator hears of it (a stranger's does not reach them)."""
+        for recipient in recipients:
+            if recipient.case is None or recipient.kind != RecipientKind.PARTICIPANT:
+                continue
+            found = route(session, recipient, analysis.sender, [])
+            if found.author is None or not found.sender_matches \
+                    or found.author.role == "mediator":
+                continue
+            case = recipient.case
+            self.composer.enqueue(session, [Notice(
+                "quarantined", case, mediator_of(session, case), author=found.author,
+                context={"seconds": f"{self.analysis_seconds:g}", "inbound": row.id})])
 
     @staticmethod
     def _finish(row: InboundMail, status: str, reason: str, recipients: list[Recipient]) -> None:
@@ -192,114 +301,35 @@ class Pipeline:
             case.ref if case else "-",
         )
 
-    def _route(
-        self, session: Session, row: InboundMail, analysis: Analysis, recipient: Recipient,
-        digest: str,
-    ) -> str:
-        verdict = analysis.verdict
-        parsed = analysis.parsed
-        if recipient.kind == "bounce":
-            return self._bounce(session, recipient, analysis)
-        if recipient.kind == "open":
-            return self._open_case(session, analysis) if verdict.relayable else "ignored"
-        if recipient.case is None or parsed is None:
-            return "ignored"
-        case = lock_case(session, recipient.case.id)
-        if recipient.kind == "revoked":  # e.g. fetched by IMAP, which asks no RCPT question
-            audit.record(session, case, "revoked-address",
-                         actor=recipient.participant.name if recipient.participant else "?")
-            return "ignored"
-        found = route(session, recipient, parsed.from_address,
-                      parsed.in_reply_to + parsed.references)
-        author = found.author
-        if verdict.kind == "auto-reply":
-            if author is not None and found.sender_matches:
-                author.away_note = (parsed.subject or "auto-reply")[:300]
-                session.add(author)
-                audit.record(session, case, "auto-reply", actor=author.name)
-            return "ignored"
-        if not verdict.relayable:
-            audit.record(session, case, verdict.kind,
-                         actor=author.name if author else "unknown", reason=verdict.reason)
-            return "ignored"
-        if author is None:
-            return self._stranger(session, case, parsed)
-        contribution = Contribution(
-            text=analysis.text,
-            subject=parsed.subject,
-            message_id=parsed.message_id,
-            refs=parsed.in_reply_to + parsed.references,
-            dedupe_key=hashlib.sha256(
-                f"{row.message_id or ''}|{digest}".encode()
-            ).hexdigest(),
-            inbound_id=row.id,
-            sender_address=parsed.from_address,
-            sender_matches=found.sender_matches,
-            hold_reason=found.hold_reason or (  # a DMARC/DKIM failure our MTA reported
-                sender_trust(parsed.headers, self.trusted_authserv_id)
-                if found.sender_matches else None),
-            channel=found.channel,
-            counterpart=found.counterpart,
-            max_participants=self.case_settings.max_participants,
-            files=[
-                IncomingFile(
-                    filename=item.filename, content_type=item.content_type, sha256=item.sha256,
-                    size=item.size, stored=seal(item.data, self.at_rest), passed=passed,
-                    reason=reason if not passed else "", inline=item.inline,
-                )
-                for item, passed, reason in analysis.attachments
-            ],
-        )
-        notices = receive(session, case, author, contribution)
-        if notices is None:
-            audit.record(session, case, "duplicate", actor=author.name)
-            return "duplicate"
-        self.composer.enqueue(session, notices)
-        return "processed"
+    def _not_to_forged(self, notices: list[Notice], parsed: ParsedMail) -> list[Notice]:
+        """Automatic answers go to the case's own people (a participant's registered address,
+        a configured mediator) and to an outside From address only when our receiving MTA
+        vouches for it (DMARC pass): a From header alone may name an innocent third party."""
+        mediators = {m.email for m in self.mediators}
+        vouched = sender_authenticated(parsed.headers, self.trusted_authserv_id)
+        return [n for n in notices
+                if n.recipient is not None or not n.to_address
+                or n.to_address.lower() in mediators or vouched]
 
-    def _stranger(self, session: Session, case: Case, parsed: ParsedMail) -> str:
-        """Mail to a case address from nobody of the case: explain, at most once a day."""
-        audit.record(session, case, "unknown-sender", actor="unknown")
-        if parsed.from_address and not sent_recently(
-            session, "unknown-sender", parsed.from_address, hours=24
-        ):
-            self.composer.enqueue(session, [Notice(
-                "unknown-sender", case, None, to_address=parsed.from_address,
-                language=case.language, answers=parsed.message_id,
-            )])
-        return "ignored"
+    def _postmaster(self, session: Session, row: InboundMail) -> InboundStatus:
+        """Mail to postmaster@ or abuse@: passed on to the administrator as it arrived."""
+        if not self.admin_address:
+            return InboundStatus.IGNORED
+        if session.get(Blob, row.sha256) is None:  # sealed already, as the blob store keeps it
+            session.add(Blob(sha256=row.sha256, size=row.size, data=row.raw))
+            session.flush()
+        original = {"sha256": row.sha256, "filename": "original.eml",
+                    "content_type": "message/rfc822"}
+        self.composer.enqueue(session, [Notice(
+            "postmaster", None, None, to_address=self.admin_address,
+            language=self.default_language, answers=row.message_id,
+            context={"original": original, "sender": row.mail_from or "<>",
+                     "recipients": ", ".join(row.rcpt_tos)},
+        )])
+        return InboundStatus.PROCESSED
 
-    def _open_case(self, session: Session, analysis: Analysis) -> str:
-        parsed = analysis.parsed
-        assert parsed is not None
-        case, notices = open_by_mail(
-            session, sender=parsed.from_address, subject=parsed.subject, text=analysis.text,
-            mediators=self.mediators, settings=self.case_settings,
-            platform_fee=self.platform_fee, answers=parsed.message_id,
-            default_language=self.default_language, intake_forms=self.intake_forms,
-        )
-        if case is None and parsed.from_address and sent_recently(
-            session, "open-refused", parsed.from_address, hours=1
-        ):
-            return "ignored"
-        self.composer.enqueue(session, notices)
-        return "processed" if case is not None else "ignored"
-
-    def _bounce(self, session: Session, recipient: Recipient, analysis: Analysis) -> str:
-        copy = session.get(OutgoingMail, recipient.copy_id)
-        if copy is None or copy.participant_id is None:
-            return "ignored"
-        participant = session.get(Participant, copy.participant_id)
-        permanent = any(b.permanent for b in analysis.verdict.bounced)
-        if analysis.verdict.kind == "bounce" and participant is not None:
-            case = lock_case(session, participant.case_id)
-            audit.record(
-                session, case, "bounce", actor=participant.name, permanent=permanent,
-                copy=copy.id,
-            )
-            if permanent:  # the same path as a relay's 5xx: marked, the mediator told once
-                statuses = [b.status for b in analysis.verdict.bounced if b.status]
-                copy.last_error = f"bounced: {', '.join(statuses) or analysis.verdict.reason}"
-                self.composer.enqueue(session, copy_failed(session, copy, permanent=True))
-            return "processed"
-        return "ignored"
+def mediator_addresses(session: Session, configured: list[MediatorSettings]) -> set[str]:
+    """Every address mail may claim to be a mediator's: configured, or leading a case."""
+    stored = session.exec(select(Participant.email).where(Participant.role == "mediator")
+                          .distinct()).all()
+    return {m.email for m in configured} | set(stored)

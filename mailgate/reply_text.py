@@ -3,9 +3,9 @@
 What real clients do, and what this module therefore recognises:
 
 * an attribution line before the quote: Apple Mail/Gmail/Thunderbird "On <date>, <name> wrote:",
-  Dutch "Op <date> schreef <name>:", German "Am ... schrieb ...:", and the same shape in the
-  other languages mail-parser-reply knows (its per-language ``wrote_header`` patterns are used
-  as well), including attributions that the client wrapped over two or three lines;
+  Dutch "Op <date> schreef <name>:", German "Am ... schrieb ...:", and the same shape in some
+  twenty other languages, including attributions that the client wrapped over up to four
+  lines, and Gmail's older "2013/7/20 Name <addr>" without a colon;
 * Outlook's unquoted header block ("From:/Sent:/To:/Subject:", "Van:/Verzonden:/Aan:/
   Onderwerp:", ...), optionally after a line of underscores, and the "-----Original Message-----"
   and "---------- Forwarded message ---------" families of separators (RFC 3676 says nothing
@@ -23,11 +23,11 @@ is handled in milliseconds.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
-from mailparser_reply.constants import MAIL_LANGUAGES
+from mailgate import budget
 
-_QUOTE_PREFIX = re.compile(r"^[ \t]*((?:>[ \t]?)+)")
+# ">" (RFC 3676) and "|" (Gmail's and some webmails' older quoting)
+_QUOTE_PREFIX = re.compile(r"^[ \t]*((?:[>|][ \t]?)+)")
 _VERBS = (r"wrote|schreef|het volgende geschreven|schrieb|"
           r"a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|napisał\(a\)|"
           r"napisała|napisał|napsal\(a\)|napsal|írta|kirjoitti|пишет|написал\(а\)|написала|"
@@ -36,7 +36,9 @@ _ATTRIBUTION_VERB = re.compile(rf"(?:{_VERBS})(?:\b[^:：]{{0,160}})?[:：]\s*$|
                                re.IGNORECASE)
 _OPENER = re.compile(r"(?i)^(on|op|am|le|el|il|den|dnia|w dniu|em|no dia|dne|in data|"
                      r"\d{1,4}[./-]|\d{4}年|(mon|tue|wed|thu|fri|sat|sun|ma|di|wo|do|vr|za|zo)\b)")
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# (starting only where a run of address characters starts: a long run without "@" would
+# otherwise be rescanned from each of its characters)
+_EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _DATEISH = re.compile(r"\d{1,2}[:.]\d{2}|(?:19|20)\d{2}")
 # Older ProtonMail drew its separator with U+2010 hyphens; other clients use en/em dashes.
 _DASHES = "-_=*\u2010-\u2015\u2212"
@@ -50,7 +52,18 @@ _SEPARATOR = re.compile(
     r"original besked|opprinnelig melding|originalnachricht|originalmeddelande|"
     r"original message|message original|oorspronkelijk|doorgestuurd bericht|"
     r"forwarded message|weitergeleitete nachricht|message transféré|mensaje reenviado|"
-    rf"messaggio inoltrato|mensagem encaminhada)[ \t]*[{_DASHES}]*[ \t]*$")
+    rf"messaggio inoltrato|mensagem encaminhada)[ \t]*[{_DASHES}]*[ \t]*"
+    # format=flowed decoding can join the next line, "Van: ..." or "From: ...", onto it
+    r"(?:$|[*_]{0,2}[^\W\d][\w-]{0,20}[*_]{0,2}[ \t]*:)")
+# Gmail's older attribution has no colon and no verb: "2013/7/20 Name <addr>"
+_DATED_ADDRESS = re.compile(
+    r"^\d{4}[/.-]\d{1,2}[/.-]\d{1,2}"
+    r"(?:[ \t]+\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]*GMT[+-]\d{1,2}:?\d{2})?)?"
+    r"[ \t]+[^<>]{0,80}<[^<>\s]+@[^<>\s]+>[ \t]*:?$")
+_FORWARD = re.compile(
+    rf"(?i)^[ \t]*[{_DASHES}]{{2,}}[ \t]*(doorgestuurd bericht|forwarded message|"
+    r"weitergeleitete nachricht|message transféré|mensaje reenviado|messaggio inoltrato|"
+    r"mensagem encaminhada)")
 _RULE = re.compile(rf"^[ \t]*[{_DASHES}]{{2,}}[ \t]*$")
 _PREAMBLE = re.compile(r"^[ \t]*\w[\w ]{0,25}[ \t]?:[ \t].{0,40}\d{1,2}[:.]\d{2}.{0,20}$")
 _UNDERSCORES = re.compile(r"^[ \t]*(_{20,}|-{20,})[ \t]*$")
@@ -82,11 +95,24 @@ _CLOSING = re.compile(
     r"(med )?venlig hilsen|(med )?vennlig hilsen|hilsen|mvh|kh|vh|"
     r"(med )?vänliga hälsningar|hälsningar|bästa hälsningar|"
     r"pozdrawiam|z poważaniem|z powazaniem|s pozdravem|ystävällisin terveisin|terveisin)"
-    r"[ \t,.!]*$")
-_SLASH_NAME = re.compile(r"^[ \t]*/\w[\w.-]*( \w[\w.-]*)?[ \t]*$")  # Swedish "/John"
+    r"[ \t,.!]*(?:[ \t,-]+[A-ZÀ-Ý][\w.'-]*(?:[ \t]+[\w.'-]+){0,2}[ \t.!]*)?$")
+# "Groetjes, Sanne" / "Thanks, Alex": the name is on the closing's own line.
+_CLOSING_WITH_NAME = re.compile(r"^[^,]+,[ \t]*[A-ZÀ-Ý]")
+# Swedish "/John": a signature mark, not a closing ("-Name" stays: it is how some sign off)
+_SIGNED_NAME = re.compile(r"^[ \t]*/[ \t]?\w[\w.-]*( \w[\w.-]*)?[ \t]*$")
 _LIST_FOOTER = re.compile(r"(?i)^\S.* mailing list\s*$|/listinfo/|/mailman/|"
                           r"^to unsubscribe from this (group|list)")
-_CONTACT = re.compile(r"(?i)@|https?://|www\.|\+?\d[\d ()./-]{7,}\d|\b(tel|mob|fax|t|m|e)\s*[:.]")
+_CONTACT = re.compile(r"(?i)@|https?://|www\.|\+?\d[\d ()./-]{7,}\d|"
+                      r"^[ \t]*(tel|telefoon|phone|mob|mobiel|mobile|fax|t|m|e|w|kvk|iban)"
+                      r"\b\.?\s*[:.]")
+_DISCLAIMER = re.compile(
+    r"(?i)disclaimer|vertrouwelijk|confidential|uitsluitend bestemd|intended (solely |only )?for|"
+    r"intended recipient|niet de (beoogde )?geadresseerde|aansprakelijk|liability|privileged|"
+    r"dit (e-?mail)?bericht (is|kan|en)|this (e-?mail|message) (and any|is|may|contains)|"
+    r"gelieve (dit bericht|de afzender)|please notify the sender|kvk[- ]?(nummer|nr)")
+_POSTSCRIPT = re.compile(r"(?i)^[ \t]*p\.?\s?s\.?\b")
+# A name under a closing: one to four words, no digits, no address, no sentence.
+_NAME = re.compile(r"^[ \t]*[^\W\d_][\w.'-]*(?:[ \t]+[\w.'-]+){0,3}[ \t]*$")
 
 
 def _strip_quote(line: str) -> str:
@@ -97,34 +123,31 @@ def _is_quoted(line: str) -> bool:
     return _QUOTE_PREFIX.match(line) is not None
 
 
-@lru_cache(maxsize=1)
-def _library_patterns() -> list[re.Pattern[str]]:
-    """mail-parser-reply's per-language attribution ("wrote header") patterns, line anchored."""
-    patterns = []
-    for spec in MAIL_LANGUAGES.values():
-        wrote = spec.get("wrote_header")
-        if isinstance(wrote, str) and wrote:
-            patterns.append(re.compile(wrote, re.IGNORECASE))
-    return patterns
+_FRAME = "-= \t\r\n\f\v\xa0"
+_VERB_END = re.compile(rf"(?i)(?:{_VERBS})$")
+
+
+def _ends_in_verb(text: str) -> bool:
+    return bool(_VERB_END.search(text[-40:]))  # the longest verb is 23 characters
 
 
 def _unframe(text: str) -> str:
     """Zoho writes "---- On ... wrote ----": drop the frame around an attribution."""
-    return re.sub(r"[-=\s]+$", "", re.sub(r"^[-=\s]+", "", text.replace("\xa0", " ")))
+    return text.strip(_FRAME)
 
 
 def _looks_like_attribution(text: str) -> bool:
     text = _unframe(text)
     if not text or len(text) > 400:
         return False
-    if not text.endswith((":", "：")) and not re.search(rf"(?i)(?:{_VERBS})$", text):
+    if not text.endswith((":", "：")) and not _ends_in_verb(text):
         return False
     has_anchor = bool(_EMAIL.search(text) or _DATEISH.search(text) or _OPENER.match(text))
-    if _ATTRIBUTION_VERB.search(text) and has_anchor:
+    # (the verb stands within 160 characters of the end: only that tail is searched)
+    if has_anchor and _ATTRIBUTION_VERB.search(text.rstrip()[-200:]):
         return True
-    if _EMAIL.search(text) and _DATEISH.search(text) and text.endswith((":", "：")):
-        return True  # "2017-11-24 16:32 GMT+01:00 Name <a@b.c>:" and similar verb-less forms
-    return any(p.search(text) for p in _library_patterns())
+    # "2017-11-24 16:32 GMT+01:00 Name <a@b.c>:" and similar verb-less forms
+    return bool(_EMAIL.search(text) and _DATEISH.search(text) and text.endswith((":", "：")))
 
 
 def _attribution_at(lines: list[str], j: int) -> int | None:
@@ -132,10 +155,12 @@ def _attribution_at(lines: list[str], j: int) -> int | None:
     if len(lines[j]) > 400:  # attributions are short; long lines would only cost time
         return None
     last = _unframe(_strip_quote(lines[j]))
-    if not last or not (last.endswith((":", "：")) or re.search(rf"(?i)(?:{_VERBS})$", last)):
+    if _DATED_ADDRESS.match(last):
+        return j
+    if not last or not (last.endswith((":", "：")) or _ends_in_verb(last)):
         return None
     start = j if _looks_like_attribution(last) else None
-    for back in (1, 2):
+    for back in (1, 2, 3):
         k = j - back
         first = _strip_quote(lines[k]).strip() if k >= 0 else ""
         if not first or len(first) > 400 or _is_quoted(lines[k]) != _is_quoted(lines[j]):
@@ -188,32 +213,82 @@ def _cut_footer(lines: list[str]) -> list[str]:
 
 
 def _cut_signature(lines: list[str]) -> list[str]:
-    """Drop the signature: "-- " or a mobile footer, then a closing with the lines below it."""
+    """Drop the signature, keep the courtesy: "-- " or a mobile footer goes with all below it;
+    below a closing ("Groetjes," / "Sanne") the name stays and the contact block, function
+    and disclaimer go. Without a closing, a last paragraph of contact details goes too."""
     content = [i for i, x in enumerate(lines) if x.strip()]
     if not content:
         return lines
-    for i in content[1:]:
+    for n, i in enumerate(content):
+        budget.check()
         line = lines[i]
-        after = [k for k in content if k > i]
-        if (_DASH_SIG.match(line) and len(after) <= 15) or (
-                _MOBILE.match(line) and len(after) <= 3 and _short_footer(line)):
-            # "Met vriendelijke groet, / Kees" usually sits right above the "-- " block or the
-            # "Sent from my iPhone" footer: look for that closing in what is left
+        after = len(content) - n - 1  # non-empty lines below (counted, not listed: linear)
+        # (a mobile footer may be all there is: "Sent from my iPhone" above a quote)
+        if (n and _DASH_SIG.match(line) and after <= 15) or (
+                _MOBILE.match(line) and after <= 3 and _short_footer(line)):
             lines = lines[:i]
             content = [k for k in content if k < i]
             break
+    if not content:
+        return lines
     last = content[-1]
-    if len(content) > 1 and _SLASH_NAME.match(lines[last]):
+    if len(content) > 1 and _SIGNED_NAME.match(lines[last]) and not lines[last - 1].strip():
         return lines[:last]
-    for i in reversed(content[1:]):
-        if last - i > 8:
+    for n in range(len(content) - 1, 0, -1):
+        i = content[n]
+        if last - i > 25:
             break
         if _CLOSING.match(lines[i]):
-            tail = [lines[k] for k in content if k > i]
-            if len(tail) <= 6 and all(len(x.strip()) <= 60 for x in tail):
-                return lines[:i]
+            keep = i
+            if n + 1 < len(content) and _NAME.match(lines[content[n + 1]]) \
+                    and not _CLOSING_WITH_NAME.match(lines[i]):
+                keep = content[n + 1]
+            tail = [lines[k] for k in content if k > keep]
+            if tail and _is_signature_block(tail):
+                return lines[:keep + 1]
             break
+    return _cut_contact_paragraph(lines)
+
+
+def _is_signature_block(tail: list[str]) -> bool:
+    """What follows a closing and a name: short lines (function, company, contact details) and
+    disclaimers; not a P.S. or more of the letter."""
+    if any(_POSTSCRIPT.match(x) for x in tail):
+        return False
+    short = all(len(x.strip()) <= 80 or _DISCLAIMER.search(x) for x in tail)
+    contact = any(_CONTACT.search(x) or _DISCLAIMER.search(x) for x in tail)
+    return short and (len(tail) <= 6 or (contact and len(tail) <= 25))
+
+
+def _cut_contact_paragraph(lines: list[str]) -> list[str]:
+    """A last paragraph of two to eight short lines, at least two of them contact details
+    (phone, e-mail, web address): a signature without a closing above it."""
+    end = len(lines)
+    while end > 0 and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start > 0 and lines[start - 1].strip() and end - start < 9:
+        start -= 1
+    block = lines[start:end]
+    if start == 0 or not 2 <= len(block) <= 8 or any(len(x.strip()) > 80 for x in block):
+        return lines
+    if sum(1 for x in block if _CONTACT.search(x)) >= 2:
+        return lines[:start]
     return lines
+
+
+REMOVED = "[…]"
+
+
+def scrub(text: str, own_addresses: list[str], domain: str) -> str:
+    """The relayed text never carries the author's own addresses or a personal reply address
+    of ours (`case+token@domain`): a quote or signature that slipped through would hand the
+    others a way to write as, or to, this party."""
+    token = re.compile(rf"(?<![\w.-])[\w.-]*\+[\w-]+@{re.escape(domain)}\b", re.IGNORECASE)
+    text = token.sub(REMOVED, text)
+    for address in filter(None, own_addresses):
+        text = re.sub(re.escape(address), REMOVED, text, flags=re.IGNORECASE)
+    return text
 
 
 def _short_footer(line: str) -> bool:
@@ -234,10 +309,10 @@ def _merge_continuations(lines: list[str]) -> list[str]:
     return out
 
 
-def extract_reply(text: str) -> str:
-    """The new words of a reply, without quoted history and signature."""
-    original = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = _merge_continuations(original.split("\n"))
+def extract_reply(text: str, keep_signature: bool = False) -> str:
+    """The new words of a reply, without quoted history and (unless ``keep_signature``, as
+    for a mediator's own messages, which go out as written) the signature."""
+    lines = _merge_continuations(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     commands = 0
     while commands < len(lines) and lines[commands].lstrip().startswith("#"):
         commands += 1
@@ -245,6 +320,7 @@ def extract_reply(text: str) -> str:
     # first header (attribution, Outlook block or separator) outside quoting
     first_header = None
     for i in range(commands, len(lines)):
+        budget.check()
         if _is_quoted(lines[i]):
             continue
         block = _outlook_block_at(lines, i)
@@ -259,28 +335,55 @@ def extract_reply(text: str) -> str:
     before = lines[:first_header[0]] if first_header else lines
     new_words = [x for x in before if x.strip() and not _is_quoted(x)]
     top_posted = len(new_words) >= 2 or sum(len(x) for x in new_words) > 40
-    if first_header and new_words and (top_posted or first_header[1] == "block"):
+    if first_header and new_words and (top_posted or first_header[1] == "block") \
+            and not (first_header[1] == "attribution"
+                     and _answers_between_quotes(lines, first_header[0])):
         kept = [x for x in before if not _is_quoted(x)]
     else:
         kept = _interleaved(lines, commands)
 
-    kept = _cut_signature(_cut_footer(kept))
+    kept = _cut_footer(kept)
+    if not keep_signature:
+        kept = _cut_signature(kept)
     result = "\n".join(x.rstrip() for x in kept).strip("\n")
-    if not result.strip():
-        return original.strip()
+    # Nothing new (a reply of quoted history only): say so, never fall back to the whole body.
     return result.strip()
+
+
+def _answers_between_quotes(lines: list[str], start: int) -> bool:
+    """Below the attribution at `start`: a quote, then the author's own words, then quoted
+    text again. That is an inline answer, whatever stands above the attribution."""
+    seen_quote = answered = False
+    for i in range(start + 1, len(lines)):
+        budget.check()
+        line = lines[i]
+        if _is_quoted(line):
+            if answered:
+                return True
+            seen_quote = True
+        elif line.strip() and seen_quote:
+            if _outlook_block_at(lines, i) is not None or _DASH_SIG.match(line):
+                return False
+            # right under a long quoted line it is that line's end, wrapped by a client
+            # that did not quote the wrap
+            wrapped = _is_quoted(lines[i - 1]) and len(lines[i - 1]) >= 60
+            answered = answered or not wrapped
+    return False
 
 
 def _interleaved(lines: list[str], commands: int) -> list[str]:
     """Bottom-posted or inline answers: keep unquoted text, drop quotes and their attributions.
 
-    A header block with nothing above it (a forward without comment, or a client that puts the
-    original's headers first) is skipped so that the text below it is kept.
+    A header block with nothing above it leaves nothing new (a reply that only quotes: what
+    stands below was written before), unless it is announced as a forward ("---------- Forwarded
+    message ---------", "-------- Doorgestuurd bericht --------"): then the text forwarded is
+    what the party chose to share, and it is kept.
     """
     kept: list[str] = []
     dropped = False  # a quote was removed since the last line of text
     i = 0
     while i < len(lines):
+        budget.check()
         line = lines[i]
         if _is_quoted(line):
             dropped = True
@@ -292,9 +395,9 @@ def _interleaved(lines: list[str], commands: int) -> list[str]:
         if line.strip():
             dropped = False
         if i >= commands and _outlook_block_at(lines, i) is not None:
-            if any(x.strip() for x in kept):
-                break
-            i = _block_end(lines, i)
+            if any(x.strip() for x in kept) or not _FORWARD.match(line):
+                break  # the history starts here
+            i = _block_end(lines, i)  # a forward without comment: what it passes on is kept
             continue
         if i >= commands and line.strip():
             end = _attribution_end(lines, i)

@@ -15,6 +15,25 @@ class SmtpInboundSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=2525, ge=0, le=65535)
     lmtp: bool = False
+    # STARTTLS (RFC 3207): PEM files, relative to the config file; the key may be in the
+    # certificate's file. Empty: no STARTTLS offered.
+    tls_certificate: str = ""
+    tls_key: str = ""
+    require_tls: bool = False  # refuse MAIL before STARTTLS (530)
+    # What one client may ask of the front door (mailgate.smtp_server.Limits).
+    max_connections: int = Field(default=20, ge=1, le=10_000)
+    session_seconds: float = Field(default=300, gt=0)
+    idle_seconds: float = Field(default=60, gt=0)
+    max_recipients: int = Field(default=50, ge=1, le=1000)
+    sender_rate_per_hour: int = Field(default=120, ge=1)
+
+    @model_validator(mode="after")
+    def _certificate_for_tls(self) -> SmtpInboundSettings:
+        if self.require_tls and not self.tls_certificate:
+            raise ValueError("require_tls: needs tls_certificate (and tls_key)")
+        if self.tls_key and not self.tls_certificate:
+            raise ValueError("tls_key: needs tls_certificate")
+        return self
 
 
 class ImapSettings(Section):
@@ -66,6 +85,15 @@ class InboundSettings(Section):
     # The authserv-id (RFC 8601) of the server whose Authentication-Results header we trust:
     # a DMARC or DKIM failure it reports holds the message for the mediator. Empty: not used.
     trusted_authserv_id: str = ""
+    # How mail in a mediator's name is proven theirs (mailgate.authentication): "dkim" (a DKIM
+    # signature Mediate verifies, or a pass in the trusted Authentication-Results), or
+    # "address-only" (the From address alone: only for a closed set-up; warned on every start).
+    mediator_authentication: Literal["dkim", "address-only"] = "dkim"
+    # Cases one mediator may open by mail in an hour (a runaway script opens no more).
+    open_per_hour: int = Field(default=10, ge=1)
+    # The time one mail's analysis may take; past it the mail is quarantined with the reason
+    # (mailgate.budget), so that no mail can hold up the ones after it.
+    analysis_seconds: float = Field(default=10.0, gt=0)
 
 
 class DkimSettings(Section):
@@ -102,4 +130,5 @@ class OutboundSettings(Section):
     connections: int = Field(default=4, ge=1, le=64)
     max_retry_hours: float = Field(default=48.0, gt=0)
     ca_file: str = ""  # PEM bundle to trust for the relay's certificate; empty: the system's
+    ehlo_name: str = ""  # the name we greet the relay with; empty: service.domain
     dkim: DkimSettings = DkimSettings()

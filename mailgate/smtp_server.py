@@ -4,6 +4,14 @@ Thin by design (Mailman's LMTP runner, Zulip's mirror): RCPT asks the one recipi
 whether the address exists; DATA stores the raw bytes and envelope durably and only then answers
 250 (RFC 5321 section 6.1: once accepted, the message is ours to deliver). Parsing and decisions
 happen later in the pipeline. Database work runs in a thread so the event loop never blocks.
+
+It faces the internet, so it behaves like a mail server there: STARTTLS (RFC 3207) when a
+certificate is configured, postmaster@ accepted (RFC 5321 section 4.5.1), and ``Limits`` on what
+one client may ask: connections at once, a deadline per session (aiosmtpd's own timeout restarts
+with every line, so a client dripping a byte at a time was held for ever), recipients per
+transaction (RFC 5321 section 4.5.3.1.10: 452 past the limit) and mails per sender and hour.
+An address shaped like a case address without its token is accepted whether or not that case
+exists: a 250 against a 550 would tell a stranger which case references are real.
 """
 
 from __future__ import annotations
@@ -12,19 +20,22 @@ import asyncio
 import hashlib
 import logging
 import re
+import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import Engine
 
 from mailgate import replies
-from threads.addresses import resolve
+from threads.addresses import RecipientKind, case_shaped, resolve
 from threads.crypto import AtRestKey, seal
 from threads.db import read_scope, session_scope
 from threads.models import InboundMail
+from threads.quarantine import safe_description
 
 log = logging.getLogger("mediate.smtp")
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
@@ -35,7 +46,8 @@ def header_message_id(raw: bytes) -> str | None:
     match = _MESSAGE_ID.search(head)
     if not match:
         return None
-    value = b" ".join(match.group(1).split()).decode("ascii", "replace").strip()
+    # (UTF-8: an internationalised Message-ID, RFC 6532, is kept as the parser reads it)
+    value = b" ".join(match.group(1).split()).decode("utf-8", "replace").strip()
     return value[:500] or None
 
 
@@ -129,10 +141,41 @@ class RecipientCache:
         self.answers[address.lower()] = (time.monotonic() + self.ttl, answer)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one client may ask of the front door (``[inbound.smtp]``)."""
+
+    max_connections: int = 20  # at once; each may buffer up to inbound.max_message_size
+    session_seconds: float = 300.0  # from connect to the last answer, whatever the pace
+    idle_seconds: float = 60.0  # waiting for the client's next line
+    max_recipients: int = 50  # per transaction
+    sender_rate_per_hour: int = 120  # mails per envelope sender
+
+
+class SenderRate:
+    """A token bucket per envelope sender: ``per_hour`` mails an hour, in bursts of as many.
+    The null sender (bounces) is counted per client address instead, since every bounce has
+    it. In memory and per process: a limit against floods, not an accounting."""
+
+    def __init__(self, per_hour: int, size: int = 10_000) -> None:
+        self.per_hour = per_hour
+        self.size = size
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        tokens, since = self.buckets.get(key, (float(self.per_hour), now))
+        tokens = min(float(self.per_hour), tokens + (now - since) * self.per_hour / 3600)
+        if len(self.buckets) >= self.size and key not in self.buckets:
+            self.buckets.clear()  # crude but bounded, as RecipientCache
+        self.buckets[key] = (tokens - 1, now) if tokens >= 1 else (tokens, now)
+        return tokens >= 1
+
+
 class InboundHandler:
     def __init__(
         self, engine: Engine, domain: str, secret: str, on_stored: Callable[[], None],
-        source: str = "smtp", at_rest: AtRestKey | None = None,
+        source: str = "smtp", at_rest: AtRestKey | None = None, limits: Limits | None = None,
     ) -> None:
         self.engine = engine
         self.domain = domain
@@ -140,6 +183,9 @@ class InboundHandler:
         self.on_stored = on_stored
         self.source = source
         self.accepting = True
+        self.limits = limits or Limits()
+        self.rate = SenderRate(self.limits.sender_rate_per_hour)
+        self.connections = 0  # open right now (the connection cap)
         # The front door's own threads: a RCPT check or a store never queues behind the
         # pipeline's or the outbox's work in asyncio's shared default executor.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smtp")
@@ -151,17 +197,35 @@ class InboundHandler:
             recipient = resolve(session, address, self.domain, self.secret)
         if recipient.accepted:
             return ""
-        if recipient.kind == "revoked":
+        if recipient.kind == RecipientKind.REVOKED:
             return replies.REVOKED_RECIPIENT
-        if recipient.kind == "no-reply":
+        if recipient.kind == RecipientKind.NO_REPLY:
             return replies.NO_REPLY
+        if case_shaped(address, self.domain):  # alike whether or not the case exists
+            return ""
         return replies.UNKNOWN_RECIPIENT
+
+    async def handle_MAIL(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        options: list[str],
+    ) -> str:
+        if not self.accepting:
+            return replies.SHUTTING_DOWN
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        if not self.rate.allow(address.lower() if address else f"<>{peer}"):
+            log.warning("sender over its rate", extra={"sender": address or "<>"})
+            return replies.SENDER_RATE
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 Sender ok"
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
         if not self.accepting:
             return replies.SHUTTING_DOWN
+        if len(envelope.rcpt_tos) >= self.limits.max_recipients:
+            return replies.TOO_MANY_RECIPIENTS
         refusal = self.recipients.get(address)
         if refusal is None:
             refusal = await asyncio.get_running_loop().run_in_executor(
@@ -178,10 +242,14 @@ class InboundHandler:
         if not self.accepting:
             return _answer(server, envelope, replies.SHUTTING_DOWN)
         raw = envelope.original_content or b""
+        # One stored recipient per address, however often RCPT named it (LMTP still answers
+        # each RCPT, see _answer): 2,000 RCPTs to one address are one delivery, not 2,000.
+        recipients = list(dict.fromkeys(address.lower() for address in envelope.rcpt_tos))
         try:
-            await self.writer.store(raw, envelope.mail_from or "", envelope.rcpt_tos, self.source)
-        except Exception:  # the sender's MTA keeps the mail and retries: nothing is lost
-            log.exception("could not store inbound mail")
+            await self.writer.store(raw, envelope.mail_from or "", recipients, self.source)
+        except Exception as error:  # the sender's MTA keeps the mail and retries: nothing is lost
+            # Not log.exception: a database error quotes its parameters, the mail among them.
+            log.error("could not store inbound mail: %s", safe_description(error))
             return _answer(server, envelope, replies.STORE_FAILED)
         self.on_stored()
         return _answer(server, envelope, replies.ACCEPTED)
@@ -198,28 +266,77 @@ def _answer(server: SMTP, envelope: Envelope, reply: str) -> str:
 
 
 async def start_server(
-    handler: InboundHandler, host: str, port: int, max_size: int, lmtp: bool = False
+    handler: InboundHandler, host: str, port: int, max_size: int, lmtp: bool = False,
+    tls: ssl.SSLContext | None = None, require_tls: bool = False,
 ) -> asyncio.base_events.Server:
-    """Serve on the running loop (no controller thread): one asyncio process runs everything."""
+    """Serve on the running loop (no controller thread): one asyncio process runs everything.
+    ``tls`` offers STARTTLS; ``require_tls`` refuses mail before it (530, RFC 3207 section 4)."""
     # aiosmtpd logs envelopes at INFO and every DATA line at DEBUG: addresses and message text
     # never belong in our logs, whatever log.level says (tests/test_record_logs.py).
     logging.getLogger("mail.log").setLevel(logging.WARNING)
-    protocol = LMTP if lmtp else SMTP
+    protocol = _LimitedLMTP if lmtp else _LimitedSMTP
     loop = asyncio.get_running_loop()
 
     def connection() -> asyncio.Protocol:
         if not handler.accepting:  # stopping: greet with 421 (RFC 5321 section 3.8)
-            return _ShuttingDown()
+            return _Refuse(replies.SHUTTING_DOWN)
+        if handler.connections >= handler.limits.max_connections:
+            return _Refuse(replies.TOO_MANY_CONNECTIONS)
         return protocol(
             handler, data_size_limit=max_size, enable_SMTPUTF8=True, decode_data=False,
-            hostname=handler.domain, ident="Mediate",
+            hostname=handler.domain, ident="Mediate", tls_context=tls,
+            require_starttls=require_tls, timeout=handler.limits.idle_seconds,
         )
 
     return await loop.create_server(connection, host=host, port=port)
 
 
-class _ShuttingDown(asyncio.Protocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.write(f"{replies.SHUTTING_DOWN}\r\n".encode())  # type: ignore[attr-defined]
-        transport.close()
+class _Limited:
+    """Mixed into aiosmtpd's SMTP and LMTP: counts the connection against the cap and ends the
+    session at its deadline with 421 (RFC 5321 section 4.5.3.2 lets a server close a session
+    it will not serve further)."""
 
+    event_handler: InboundHandler
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.BaseTransport | None
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self.transport is None  # it runs again, on the TLS transport, after STARTTLS
+        super().connection_made(transport)  # type: ignore[misc]
+        if first:
+            self.event_handler.connections += 1
+            self._deadline = self.loop.call_later(
+                self.event_handler.limits.session_seconds, self._out_of_time)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+            self.event_handler.connections -= 1
+        super().connection_lost(error)  # type: ignore[misc]
+
+    def _out_of_time(self) -> None:
+        log.info("SMTP session over its deadline; closed")
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(f"{replies.SESSION_TOO_LONG}\r\n".encode())  # type: ignore[attr-defined]
+            self.transport.close()
+
+
+class _LimitedSMTP(_Limited, SMTP):
+    pass
+
+
+class _LimitedLMTP(_Limited, LMTP):
+    pass
+
+
+class _Refuse(asyncio.Protocol):
+    """Greets with one 421 and closes: shutting down, or too many connections."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(f"{self.reply}\r\n".encode())  # type: ignore[attr-defined]
+        transport.close()

@@ -133,8 +133,11 @@ class MemoryTransport:
 class SmtpTransport:
     """Relays through an SMTP server with aiosmtplib, reusing connections across copies."""
 
-    def __init__(self, settings: OutboundSettings) -> None:
+    def __init__(self, settings: OutboundSettings, ehlo_name: str = "") -> None:
         self.settings = settings
+        # Relays refuse or score down a client greeting as "localhost" (aiosmtplib's default
+        # is the machine's own name, often just that): greet with the service's domain.
+        self.ehlo_name = settings.ehlo_name or ehlo_name or None
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self._large = asyncio.Lock()
         self.connects = 0  # connections opened so far (operations, tests)
@@ -148,6 +151,7 @@ class SmtpTransport:
             hostname=s.host, port=s.port, timeout=s.timeout_seconds,
             use_tls=s.security == "tls", start_tls=s.security == "starttls",
             tls_context=context, username=s.username or None, password=s.password or None,
+            local_hostname=self.ehlo_name,
         )
 
     async def _acquire(self) -> aiosmtplib.SMTP:
@@ -291,9 +295,11 @@ def _drop(client: aiosmtplib.SMTP) -> None:
         client.close()
 
 
-def make_transport(settings: OutboundSettings, base: Path) -> Transport:
+def make_transport(settings: OutboundSettings, base: Path, ehlo_name: str = "") -> Transport:
+    """``ehlo_name``: what the relay is greeted with unless outbound.ehlo_name says otherwise
+    (the service domain)."""
     if settings.transport == "smtp":
-        return SmtpTransport(settings)
+        return SmtpTransport(settings, ehlo_name)
     if settings.transport == "memory":
         return MemoryTransport()
     path = Path(settings.maildir)

@@ -5,6 +5,10 @@
   ``mailbox``.
 - ``attachments/<message>-<n>-<name>``: the files kept with each message (``Blob``), or for
   messages stored before those existed, parsed out of the raw inbound mail (RFC 2045/2183).
+  A file that was not passed on (a program, a macro document, too large) is left out and
+  named in the transcript with its reason: an archive must not carry what the service
+  refused. A file a browser would run as a page (``.html``, ``.svg``, ...) gets ``.txt``
+  added to its name, so that opening it from the transcript shows its text, never runs it.
 - ``intake/<n>-<name>.json``: each party's answers by question id, as saved.
 - ``agreement/signed-<sha256>.txt`` (each text exactly as signed, once) and
   ``agreement/signatures.json`` (who signed which text, when, typed name, from where).
@@ -25,6 +29,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session, col, select
 
+from mailgate.attachments import describe
 from mailgate.parse import MalformedMail, parse_mail
 from threads.crypto import AtRestKey, unseal
 from threads.models import (
@@ -48,8 +53,10 @@ NO_ATTACHMENTS = b"no attachments\n"
 
 
 def render_transcript(templates_dir: Path, record: Transcript, made_at: datetime,
-                      files: dict[str, bytes] | None = None) -> bytes:
-    """The transcript page; ``files`` (attachment members) are linked from their message."""
+                      files: dict[str, bytes] | None = None,
+                      left_out: dict[int, list[tuple[str, str]]] | None = None) -> bytes:
+    """The transcript page; ``files`` (attachment members) are linked from their message,
+    ``left_out`` (by message: file name, reason) named without a link."""
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)), undefined=StrictUndefined,
         autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
@@ -59,6 +66,8 @@ def render_transcript(templates_dir: Path, record: Transcript, made_at: datetime
         lang=lang if lang in ("nl", "en") else "en", case=record.case,
         participants=record.participants, entries=record.entries, party=record.party,
         made_at=made_at, files=_by_message(files or {}),
+        left_out={seq: [(name, describe(reason, lang)) for name, reason in found]
+                  for seq, found in (left_out or {}).items()},
     )
     return html.encode("utf-8")
 
@@ -108,15 +117,33 @@ def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
+def _stored_files(session: Session, entry: Entry) -> list[MessageAttachment]:
+    if entry.message_id is None:
+        return []
+    return list(session.exec(select(MessageAttachment).where(
+        MessageAttachment.message_id == entry.message_id).order_by(col(MessageAttachment.id))))
+
+
+def left_out(session: Session, entries: list[Entry]) -> dict[int, list[tuple[str, str]]]:
+    """The files that were not passed on, by message: (file name, stored reason)."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for entry in entries:
+        for att in _stored_files(session, entry):
+            if not att.passed:
+                found.setdefault(entry.seq, []).append((att.filename, att.reason))
+    return found
+
+
 def attachments(session: Session, entries: list[Entry], key: AtRestKey | None) -> dict[str, bytes]:
-    """The files that came with the messages, named ``attachments/<seq>-<n>-<filename>``."""
+    """The files that came with the messages and were passed on, named
+    ``attachments/<seq>-<n>-<filename>``."""
     found: dict[str, bytes] = {}
     for entry in entries:
-        stored = session.exec(select(MessageAttachment).where(
-            MessageAttachment.message_id == entry.message_id).order_by(col(MessageAttachment.id))
-        ).all() if entry.message_id is not None else []
+        stored = _stored_files(session, entry)
         if stored:  # kept once by hash when the message came in
             for number, att in enumerate(stored, start=1):
+                if not att.passed:
+                    continue
                 blob = session.get(Blob, att.sha256)
                 if blob is not None:
                     found[_attachment_name(entry.seq, number, att.filename)] = \
@@ -137,8 +164,14 @@ def attachments(session: Session, entries: list[Entry], key: AtRestKey | None) -
     return found or {"attachments/README.txt": NO_ATTACHMENTS}
 
 
+# What a browser opens as a page (and would run scripts in) when linked from transcript.html.
+ACTIVE_EXTENSIONS = ("html", "htm", "xhtml", "shtml", "svg", "xml", "xht", "mht", "mhtml", "js")
+
+
 def _attachment_name(seq: int, number: int, filename: str) -> str:
     name = re.sub(r"[^\w.\- ]", "_", filename).strip() or "attachment"
+    if name.lower().rsplit(".", 1)[-1] in ACTIVE_EXTENSIONS:
+        name += ".txt"
     return f"attachments/{seq:04d}-{number}-{name}"
 
 

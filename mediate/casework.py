@@ -9,10 +9,19 @@ from sqlmodel import Session, col, select
 
 from mediate.config import Settings
 from mediate.service import make_composer, prepare_database
+from mediate.web.server import case_paperwork, intake_forms
 from threads import cases
 from threads.addresses import reply_address
 from threads.db import session_scope
-from threads.models import Case, InboundMail, Message, OutgoingMail, Participant
+from threads.models import (
+    Case,
+    CaseAgreement,
+    InboundMail,
+    InboundStatus,
+    Message,
+    OutgoingMail,
+    Participant,
+)
 
 
 @dataclass
@@ -28,9 +37,6 @@ def open_case(
     moderation: str | None = None, language: str | None = None, engine=None,  # noqa: ANN001
     intake: str | None = None, agreement: str | None = None,
 ) -> Opened:
-    from mediate.web.server import case_paperwork
-    from threads.models import CaseAgreement
-
     mediator = cases.find_mediator(settings.mediators, mediator_email)
     form_name, custom, problems = case_paperwork(settings, intake, agreement)
     if mediator is None:
@@ -39,6 +45,12 @@ def open_case(
     for text in parties:
         try:
             specs.append(cases.parse_party(text))
+        except cases.CaseError as error:
+            problems += error.problems
+    form = intake_forms(settings).get(form_name)
+    if form is not None and not problems:
+        try:
+            specs = cases.resolve_roles(specs, form.roles)
         except cases.CaseError as error:
             problems += error.problems
     if problems:
@@ -140,7 +152,8 @@ def show_case(settings: Settings, ref: str) -> str:
                                           or "none"))
         quarantined = session.exec(
             select(InboundMail).where(
-                InboundMail.case_id == case.id, InboundMail.status == "quarantined"
+                InboundMail.case_id == case.id,
+                InboundMail.status == InboundStatus.QUARANTINED
             )
         ).all()
         for row in quarantined:

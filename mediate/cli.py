@@ -9,67 +9,120 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
 
+from mailgate.dkim import DkimError, make_signer
+from mediate import casework
 from mediate import config as configuration
-from mediate.config import ConfigError, Settings
-
-DEFAULT_CONFIG = Path("config.toml")
-
-
-def load_settings(path: str | None) -> Settings:
-    if path is None:
-        candidate = DEFAULT_CONFIG
-        if not candidate.exists():
-            print(
-                f"warning: {candidate} not found, using {configuration.EXAMPLE} "
-                "(copy it to config.toml to make it your own)",
-                file=sys.stderr,
-            )
-            candidate = configuration.EXAMPLE
-    else:
-        candidate = Path(path)
-    return configuration.load(candidate)
+from mediate.config import ConfigError, Settings, load_settings
+from mediate.demo import run_demo
+from mediate.inbound_cli import register as register_inbound
+from mediate.init_cmd import InitError, init_folder, private_sqlite
+from mediate.inspect_cmd import run_inspect
+from mediate.logging_setup import configure
+from mediate.outbox_cli import register as register_outbox
+from mediate.record_cli import register as register_record
+from mediate.reminders_cli import register as register_reminders
+from mediate.rotate import rotate
+from mediate.service import at_rest_key, prepare_database, tls_context
+from mediate.supervisor import run
+from mediate.web.server import intake_forms
+from threads import db
+from threads.cases import CaseError
+from threads.db import SchemaOutOfDate
 
 
 def _configure_logging(settings: Settings | None, verbose: bool = False) -> None:
-    from mediate.logging_setup import configure
-
     level = "DEBUG" if verbose else (settings.log.level if settings else "INFO")
     configure(level)  # one logfmt line per decision, addresses redacted
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from mediate.web.server import intake_forms
-
     settings = load_settings(args.config)
     forms = intake_forms(settings)  # a broken form is a ConfigError naming file and question
-    if settings.service.secret_key == configuration.INSECURE_EXAMPLE_KEY:
-        print("warning: service.secret_key is the example key; set your own before real use")
-    print(f"intake forms: {', '.join(sorted(forms))}")
+    print(f"templates: {settings.templates_dir}")
+    print(f"intake forms: {', '.join(sorted(forms))} ({settings.intake_forms_dir})")
+    print(at_rest_note(settings))
+    for warning in configuration.warnings(settings):
+        print(f"warning: {warning}")
+    problems = configuration.serving_problems(settings)
+    try:
+        tls_context(settings)  # the certificate and key load, and belong together
+    except OSError as error:
+        problems.append(str(error))
+    try:
+        make_signer(settings.outbound.dkim, settings.service.domain, settings.base_dir)
+    except DkimError as error:
+        problems.append(str(error))
+    if problems:
+        raise ConfigError(problems)
     print("configuration is valid")
     return 0
 
 
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from threads import db
+def at_rest_note(settings: Settings) -> str:
+    """What the database holds readably, said plainly (issue 14: no false comfort)."""
+    if settings.privacy.encryption_key:
+        return ("at rest: raw mail, files, message text, intake answers, names and signatures "
+                "are encrypted (privacy.encryption_key); e-mail addresses, reply tokens, case "
+                "titles and the audit trail are stored in the clear")
+    return ("at rest: privacy.encryption_key is not set, so everything is stored in the clear: "
+            "raw mail, files, message text, intake answers, names, addresses; protect the "
+            "database and its backups accordingly")
 
+
+def cmd_init(args: argparse.Namespace) -> int:
+    try:
+        written = init_folder(Path(args.folder))
+    except (InitError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {written} with a fresh secret key; data goes to {written.parent / 'var'}")
+    print(f"next: edit it, then `mediate --config {written} check-config` and `serve`")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    private_sqlite(settings)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     print(f"database is at revision {db.current_revision(engine)}")
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from mediate.supervisor import run
-
+def cmd_db_rotate_key(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    key = at_rest_key(settings)
+    if key is None:
+        print("error: privacy.encryption_key is not set; set it to NEW (or NEW,OLD to "
+              "replace OLD) first", file=sys.stderr)
+        return 1
+    done = rotate(prepare_database(settings), key)
+    print("sealed with the first key of privacy.encryption_key: "
+          + ", ".join(f"{table} {rows}" for table, rows in done.items()))
+    print("older keys in the setting are no longer needed")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    problems = configuration.serving_problems(settings)
+    for problem in problems:  # one line, before anything listens
+        print(f"mediate serve will not start: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    os.umask(0o077)  # what serve writes (database, Maildir, exports) is for Mediate's user only
     _configure_logging(settings, args.verbose)
     _return_large_blocks_to_the_system()
-    return run(settings)
+    try:
+        return run(settings)  # the supervisor and its processes, or one process
+    except (OSError, DkimError) as error:  # a busy port, an unreadable file: named setting
+        print(f"mediate serve could not start: {error}", file=sys.stderr)
+        return 1
 
 
 def _return_large_blocks_to_the_system() -> None:
@@ -89,8 +142,6 @@ def _return_large_blocks_to_the_system() -> None:
 
 
 def cmd_case_open(args: argparse.Namespace) -> int:
-    from mediate import casework
-
     settings = load_settings(args.config)
     result = casework.open_case(
         settings, title=args.title, mediator_email=args.mediator, parties=args.party or [],
@@ -106,8 +157,6 @@ def cmd_case_open(args: argparse.Namespace) -> int:
 
 
 def cmd_case_list(args: argparse.Namespace) -> int:
-    from mediate import casework
-
     settings = load_settings(args.config)
     rows = casework.list_cases(settings)
     if not rows:
@@ -119,23 +168,27 @@ def cmd_case_list(args: argparse.Namespace) -> int:
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
-    from mediate import casework
-
     settings = load_settings(args.config)
     print(casework.show_case(settings, args.ref))
     return 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from mediate.inspect_cmd import run_inspect
-
     return run_inspect(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mediate.demo import run_demo
-
     return asyncio.run(run_demo(keep=args.keep))
+
+
+class RoleOfLastParty(argparse.Action):
+    """``--party "Ineke <ineke@x>" --role grandparent``: the role belongs to that party."""
+
+    def __call__(self, parser, namespace, value, option_string=None):  # noqa: ANN001,ANN204
+        parties = getattr(namespace, "party", None)
+        if not parties:
+            parser.error("--role must follow the --party it belongs to")
+        parties[-1] = f"{parties[-1]} role: {value}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,9 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
+    init = add("init", cmd_init, "write config.toml with a fresh secret key, and a private data "
+               "folder")
+    init.add_argument("folder", nargs="?", default=".", help="where (default: here)")
     add("check-config", cmd_check_config, "validate the configuration and list every problem")
     database = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     add("upgrade", cmd_db_upgrade, "create or upgrade the schema", database)
+    add("rotate-key", cmd_db_rotate_key, "seal everything stored again with the newest "
+        "privacy.encryption_key", database)
     serve = add("serve", cmd_serve, "run the SMTP server, pipeline, outbox and web pages")
     serve.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
 
@@ -163,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     opening.add_argument("--title", required=True)
     opening.add_argument("--mediator", required=True, help="a configured mediator's e-mail")
     opening.add_argument("--party", action="append", metavar='"Name <email>"')
+    opening.add_argument("--role", action=RoleOfLastParty, metavar="ROLE",
+                         help="the role of the --party just before it (e.g. grandparent), "
+                              "for an intake form that asks roles different questions")
     opening.add_argument("--moderation", choices=["review", "open"])
     opening.add_argument("--language", choices=["nl", "en"])
     opening.add_argument("--intake", metavar="NAME", help="intake form (intake_forms/NAME.toml)")
@@ -170,8 +231,6 @@ def build_parser() -> argparse.ArgumentParser:
     add("list", cmd_case_list, "list cases", case)
     show = add("show", cmd_case_show, "participants, their state and message counts", case)
     show.add_argument("ref")
-    from mediate.record_cli import register as register_record
-
     register_record(sub, case, add)
 
     inspect = add("inspect", cmd_inspect, "show what Mediate would do with a mail (no changes)")
@@ -182,19 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "run a complete scripted mediation in a temporary folder")
     demo.add_argument("--keep", action="store_true", help="keep the temporary folder")
 
-    from mediate.reminders_cli import register as register_reminders
 
     register_reminders(sub, add)
-    from mediate.outbox_cli import register as register_outbox
-
     register_outbox(sub, add)
+
+    register_inbound(sub, add)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from threads.cases import CaseError
-    from threads.db import SchemaOutOfDate
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "config"):

@@ -9,11 +9,14 @@ may come from the environment instead of the file:
 - ``MEDIATE_DATABASE_URL``     -> ``database.url``
 - ``MEDIATE_ENCRYPTION_KEY``   -> ``privacy.encryption_key``
 - ``MEDIATE_IMAP_PASSWORD``    -> ``inbound.imap.password``
+- ``MEDIATE_HEALTH_TOKEN``     -> ``web.health_token``
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +25,8 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 
 from mailgate.settings import InboundSettings, OutboundSettings
+from mediate import data
+from threads.crypto import check_key
 from threads.settings import (
     CaseSettings,
     MediatorSettings,
@@ -30,16 +35,19 @@ from threads.settings import (
     ServiceSettings,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "config.example.toml"
+EXAMPLE = data.EXAMPLE_CONFIG
 ENVIRONMENT = {
     "MEDIATE_SECRET_KEY": ("service", "secret_key"),
     "MEDIATE_OUTBOUND_PASSWORD": ("outbound", "password"),
     "MEDIATE_DATABASE_URL": ("database", "url"),
     "MEDIATE_ENCRYPTION_KEY": ("privacy", "encryption_key"),
     "MEDIATE_IMAP_PASSWORD": ("inbound", "imap", "password"),
+    "MEDIATE_HEALTH_TOKEN": ("web", "health_token"),
 }
 INSECURE_EXAMPLE_KEY = "change-me-this-is-the-example-key-not-a-secret"
+# Links are signed with HMAC-SHA256 (itsdangerous): a key shorter than the hash adds guessing
+# room for nobody but an attacker.
+MIN_SECRET_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -65,6 +73,22 @@ class WebSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8025, ge=0, le=65535)
+    # Proxies whose X-Forwarded-For / -Proto are believed (addresses or networks); empty:
+    # none, so the address recorded with a signature is the one that connected.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # /healthz gives its full report to loopback clients and to requests carrying this token
+    # (Authorization: Bearer ...); everyone else gets only ok or not. Empty: loopback only.
+    health_token: str = Field(default="", repr=False)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"'{item}' is not an IP address or network") from None
+        return [item.strip() for item in value]
 
 
 class LogSettings(Section):
@@ -88,8 +112,6 @@ class PrivacySettings(Section):
     @field_validator("encryption_key")
     @classmethod
     def _key(cls, value: str) -> str:
-        from threads.crypto import check_key
-
         if value.strip():
             check_key(value)
         return value.strip()
@@ -99,6 +121,13 @@ class LinksSettings(Section):
     """Signed links to the registration, intake and agreement pages (``[links]``)."""
 
     max_age_days: float = Field(default=30, gt=0, le=365)
+
+
+class FilesSettings(Section):
+    """Where the templates and intake forms come from (``[files]``); empty: the shipped ones."""
+
+    templates_dir: str = ""
+    intake_forms_dir: str = ""
 
 
 class FeesSettings(Section):
@@ -130,6 +159,7 @@ class Settings(Section):
     privacy: PrivacySettings = PrivacySettings()
     links: LinksSettings = LinksSettings()
     fees: FeesSettings = FeesSettings()
+    files: FilesSettings = FilesSettings()
     mediators: list[MediatorSettings] = Field(default_factory=list)
 
     # where relative paths (SQLite file, Maildir) are resolved; the config file's folder
@@ -137,11 +167,13 @@ class Settings(Section):
 
     @property
     def templates_dir(self) -> Path:
-        return ROOT / "templates"
+        own = self.files.templates_dir
+        return self.resolve_path(own) if own else data.TEMPLATES
 
     @property
     def intake_forms_dir(self) -> Path:
-        return ROOT / "intake_forms"
+        own = self.files.intake_forms_dir
+        return self.resolve_path(own) if own else data.INTAKE_FORMS
 
     @property
     def database_url(self) -> str:
@@ -221,7 +253,37 @@ def semantic_problems(settings: Settings) -> list[str]:
         )
     if settings.outbound.transport == "smtp" and not settings.outbound.host:
         problems.append("outbound.host: required when outbound.transport is 'smtp'")
+    own_files = settings.files
+    for key, own in (("templates_dir", own_files.templates_dir),
+                     ("intake_forms_dir", own_files.intake_forms_dir)):
+        if own and not settings.resolve_path(own).is_dir():
+            problems.append(f"files.{key}: {settings.resolve_path(own)} is not a folder")
     return problems
+
+
+def serving_problems(settings: Settings) -> list[str]:
+    """What makes a configuration unfit to face the internet, though fine for looking around
+    (``case list``, ``inspect``): ``serve`` refuses to start on any of it, ``check-config``
+    names it. A public key lets anyone forge a link to a party's answers."""
+    key = settings.service.secret_key
+    if key == INSECURE_EXAMPLE_KEY:
+        return ["service.secret_key: is the public example key; run `mediate init` for a "
+                "config.toml with a fresh one, or set MEDIATE_SECRET_KEY"]
+    if len(key.encode()) < MIN_SECRET_BYTES:
+        return [f"service.secret_key: must be at least {MIN_SECRET_BYTES} bytes "
+                f"(it has {len(key.encode())}); `mediate init` writes a good one"]
+    return []
+
+
+def warnings(settings: Settings) -> list[str]:
+    """Valid, but unsafe for real use: said by check-config and on every start of serve."""
+    said = []
+    if settings.inbound.mediator_authentication == "address-only":
+        said.append(
+            'inbound.mediator_authentication is "address-only": anyone who can send mail '
+            "into Mediate with a mediator's From address acts as that mediator; use it only "
+            'in a closed set-up ("dkim" is the default)')
+    return said
 
 
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -229,6 +291,26 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
+    except OSError as error:  # e.g. a config.toml of another user, mode 0600
+        raise ConfigError([f"{path}: cannot be read ({error.strerror})"]) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
     return from_mapping(data, path.resolve().parent, environ)
+
+
+DEFAULT_CONFIG = Path("config.toml")
+
+
+def load_settings(path: str | None) -> Settings:
+    if path is None:
+        candidate = DEFAULT_CONFIG
+        if not candidate.exists():
+            print(
+                f"warning: {candidate} not found, using {EXAMPLE} "
+                "(copy it to config.toml to make it your own)",
+                file=sys.stderr,
+            )
+            candidate = EXAMPLE
+    else:
+        candidate = Path(path)
+    return load(candidate)

@@ -20,10 +20,40 @@ from pathlib import Path
 import aiosmtplib
 
 from mediate import casework
-from mediate.config import from_mapping
+from mediate.config import load
+from mediate.init_cmd import fresh_secret_key
 from mediate.service import Service
 
 MEDIATOR = ("Maria de Vries", "maria@practice.example")
+DEMO_CONFIG = """# `mediate demo`'s own configuration: a temporary folder, a free loopback port.
+[service]
+domain = "mediation.example.org"
+secret_key = "{key}"
+
+[database]
+url = "sqlite:///mediate.sqlite3"
+
+# The demo's mediator has no real mail domain to sign with; a closed set-up on loopback, so
+# the From address is enough (README: "Who is the mediator").
+[inbound]
+mediator_authentication = "address-only"
+
+[inbound.smtp]
+host = "127.0.0.1"
+port = 0
+
+[outbound]
+transport = "maildir"
+maildir = "outbox"
+
+[web]
+enabled = false
+
+[[mediators]]
+email = "{email}"
+name = "{name}"
+language = "en"
+"""
 PARTIES = [("Anna Jansen", "anna@home.example"), ("Bram de Boer", "bram@work.example"),
            ("Cees Bakker", "cees@mail.example")]
 
@@ -36,18 +66,13 @@ def _delivery_order(key: str) -> int:
 class Demo:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.settings = from_mapping(
-            {
-                "service": {"domain": "mediation.example.org",
-                            "secret_key": "demo-secret-key-not-for-real-use"},
-                "database": {"url": "sqlite:///mediate.sqlite3"},
-                "inbound": {"smtp": {"host": "127.0.0.1", "port": 0}},
-                "outbound": {"transport": "maildir", "maildir": "outbox"},
-                "web": {"enabled": False},
-                "mediators": [{"email": MEDIATOR[1], "name": MEDIATOR[0], "language": "en"}],
-            },
-            folder, environ={},
-        )
+        # A real config file in the folder, so that with --keep every other command can be
+        # pointed at the demo's database (`mediate --config FOLDER/config.toml case show`).
+        self.config = folder / "config.toml"
+        self.config.write_text(DEMO_CONFIG.format(key=fresh_secret_key(), name=MEDIATOR[0],
+                                                  email=MEDIATOR[1]), encoding="utf-8")
+        self.settings = load(self.config, environ={})
+        self.ref = ""
         self.seen: set[str] = set()
         self.service: Service | None = None
 
@@ -151,17 +176,19 @@ class Demo:
         await self.send(("Unknown", "someone@else.example"), address[anna[0]],
                         "Hi, this is Anna from my work address.", None)
         self.show_new()
-        print(f"\nNo party ever saw another party's e-mail address. "
-              f"Run `mediate case show {opened.ref}` with --keep to look around.")
+        self.ref = opened.ref
+        print("\nNo party ever saw another party's e-mail address.")
 
 
 async def run_demo(keep: bool = False) -> int:
     folder = Path(tempfile.mkdtemp(prefix="mediate-demo-"))
+    demo = Demo(folder)
     try:
-        await Demo(folder).run()
+        await demo.run()
     finally:
         if keep:
-            print(f"\nKept {folder} (config: rerun commands with the same settings there).")
+            print(f"\nKept {folder}. Look around with:\n"
+                  f"  mediate --config {demo.config} case show {demo.ref or 'REF'}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
     return 0

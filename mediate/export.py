@@ -96,7 +96,8 @@ def build_case_archive(
     chain = audit.final_hash(session, case)
     files = parts.attachments(session, record.entries, key)
     members: dict[str, bytes] = {
-        "transcript.html": parts.render_transcript(templates_dir, record, now, files),
+        "transcript.html": parts.render_transcript(
+            templates_dir, record, now, files, parts.left_out(session, record.entries)),
         "messages.mbox": parts.mbox(session, case, key),
     }
     members |= files
@@ -123,9 +124,11 @@ def build_party_archive(
     """One party's own data: what they wrote and received, and their intake."""
     now = now or utcnow()
     share = party_transcript(session, case, party)
-    files = parts.attachments(session, [e for e in share.entries if e.own], key)
+    own = [e for e in share.entries if e.own]
+    files = parts.attachments(session, own, key)
     members: dict[str, bytes] = {
-        "transcript.html": parts.render_transcript(templates_dir, share, now, files),
+        "transcript.html": parts.render_transcript(templates_dir, share, now, files,
+                                                   parts.left_out(session, own)),
         "messages.mbox": parts.mbox(session, case, key, party=party),
     }
     members |= files

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from threads import quarantine
 from threads.db import read_scope
-from threads.models import InboundMail, OutgoingMail, utcnow
+from threads.models import InboundMail, InboundStatus, OutgoingMail, utcnow
 
 
 def _seconds_since(moment: datetime | None, now: datetime) -> float | None:
@@ -36,7 +37,7 @@ def backlog(session: Session) -> dict[str, Any]:
         select(func.count()).select_from(OutgoingMail).where(*where)).one()
     oldest = session.exec(select(func.min(OutgoingMail.created_at)).where(pending)).one()
     inbound = session.exec(select(func.count()).select_from(InboundMail)
-                           .where(InboundMail.status == "pending")).one()
+                           .where(InboundMail.status == InboundStatus.PENDING)).one()
     return {
         "outbox": {
             "pending": count(pending),
@@ -45,7 +46,8 @@ def backlog(session: Session) -> dict[str, Any]:
             "failed": count(OutgoingMail.status == "failed"),
             "oldest_pending_seconds": _seconds_since(oldest, now),
         },
-        "inbound": {"pending": inbound},
+        # mail that could not be processed, kept for `mediate inbound list` / `retry`
+        "inbound": {"pending": inbound, "quarantined": quarantine.count(session)},
     }
 
 

@@ -11,21 +11,22 @@ import sys
 from pathlib import Path
 
 from mailgate.attachments import AttachmentPolicy
+from mailgate.budget import DEFAULT_SECONDS
 from mailgate.inspect import inspect_mail
-from mediate.config import ConfigError
+from mediate.config import ConfigError, load_settings
 
 
-def _settings(config: str | None) -> tuple[str, AttachmentPolicy]:
-    """The service domain and attachment limits inspect judges by, as serve would."""
-    from mediate.cli import load_settings
-
+def _settings(config: str | None) -> tuple[str, AttachmentPolicy, float]:
+    """The service domain, attachment limits and time budget inspect judges by, as serve
+    would."""
     try:
         settings = load_settings(config)
     except ConfigError as error:
         print(f"warning: configuration not usable ({error.problems[0]}); "
               "assuming the example domain and default limits", file=sys.stderr)
-        return "mediation.example.org", AttachmentPolicy()
-    return settings.service.domain, settings.inbound.attachments.policy()
+        return "mediation.example.org", AttachmentPolicy(), DEFAULT_SECONDS
+    inbound = settings.inbound
+    return settings.service.domain, inbound.attachments.policy(), inbound.analysis_seconds
 
 
 def render_text(result: dict) -> str:
@@ -55,9 +56,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: cannot read {source}: {error.strerror}", file=sys.stderr)
         return 2
-    domain, policy = _settings(args.config)
+    domain, policy, seconds = _settings(args.config)
     result = inspect_mail(raw, as_reply_from=args.as_reply_from, own_domain=domain,
-                          attachment_policy=policy)
+                          attachment_policy=policy, seconds=seconds)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -17,7 +17,9 @@ from datetime import timedelta
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from mediate.config import load_settings
 from mediate.logging_setup import redact as redact_all
+from mediate.service import prepare_database
 from threads.db import session_scope
 from threads.models import Case, OutgoingMail, utcnow
 
@@ -45,9 +47,6 @@ def register(sub: argparse._SubParsersAction, add) -> None:  # noqa: ANN001
 
 
 def _engine(args: argparse.Namespace):  # noqa: ANN202
-    from mediate.cli import load_settings
-    from mediate.service import prepare_database
-
     return prepare_database(load_settings(args.config))
 
 

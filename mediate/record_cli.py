@@ -14,8 +14,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from mediate.casework import find_case
-from mediate.cli import load_settings
-from mediate.config import Settings
+from mediate.config import Settings, load_settings
 from mediate.export import build_case_archive, build_party_archive, verify_archive
 from mediate.service import prepare_database
 from threads import audit

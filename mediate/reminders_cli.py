@@ -12,7 +12,11 @@ import argparse
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from mediate.config import Settings
+from mediate.config import Settings, load_settings
+from mediate.scheduler import required_steps
+from mediate.service import prepare_database
+from threads.models import utcnow
+from threads.sweep import preview as due_preview
 
 
 def parse_moment(text: str, timezone: str) -> datetime:
@@ -38,11 +42,6 @@ def format_rows(rows: list[dict], at: datetime, timezone: str) -> str:
 
 
 def preview(settings: Settings, at: datetime | None, engine=None) -> str:  # noqa: ANN001
-    from mediate.scheduler import required_steps
-    from mediate.service import prepare_database
-    from threads.models import utcnow
-    from threads.sweep import preview as due_preview
-
     engine = engine or prepare_database(settings)
     at = at or utcnow()
     rows = due_preview(engine, settings, at, steps=required_steps(settings))
@@ -50,8 +49,6 @@ def preview(settings: Settings, at: datetime | None, engine=None) -> str:  # noq
 
 
 def cmd_reminders_preview(args: argparse.Namespace) -> int:
-    from mediate.cli import load_settings
-
     settings = load_settings(args.config)
     at = parse_moment(args.at, settings.service.timezone) if args.at else None
     print(preview(settings, at))

@@ -21,7 +21,9 @@ from sqlalchemy import Engine
 
 from mailgate.compose import Composer
 from mediate.config import Settings
+from threads import record
 from threads import sweep as sweeping
+from threads.cases import lock_case
 from threads.db import read_scope, session_scope
 from threads.models import utcnow
 
@@ -47,9 +49,6 @@ def retention_sweep(engine: Engine, composer: Composer, settings: Settings,
     retain_days = float(getattr(privacy, "retain_days", 0) or 0)
     if retain_days <= 0:
         return {"warned": 0, "purged": 0}
-    from threads import record
-    from threads.cases import lock_case
-
     with session_scope(engine) as session:
         notices = record.warn_due(session, now, retain_days)
         composer.enqueue(session, notices)

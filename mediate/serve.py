@@ -14,8 +14,8 @@ import logging
 import os
 import signal
 
-from mediate.config import Settings
-from mediate.processes import Shared, Slot
+from mediate.config import Settings, warnings
+from mediate.processes import FRONT, Shared, Slot
 from mediate.service import Service
 
 log = logging.getLogger("mediate")
@@ -26,6 +26,9 @@ STOP_SECONDS = 20.0  # for the whole stop, whatever hangs
 async def serve(settings: Settings, shared: Shared | None = None, slot: Slot | None = None) -> int:
     """The whole service in this process; or, with ``slot``, one of the processes that
     ``mediate.supervisor`` runs (the front door, or one worker)."""
+    if slot is None or slot.role == FRONT:  # once per machine
+        for warning in warnings(settings):
+            log.warning(warning)
     service = Service.build(settings, shared=shared, slot=slot)
     await service.start()
     stop = asyncio.Event()

@@ -14,21 +14,25 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from mailgate.authentication import DnsFunction
 from mailgate.compose import Composer
 from mailgate.dkim import make_signer
 from mailgate.imap import ImapPoller
 from mailgate.outbox import OutboxWorker
 from mailgate.pipeline import Pipeline
-from mailgate.smtp_server import InboundHandler, start_server, store_inbound
+from mailgate.smtp_server import InboundHandler, Limits, start_server, store_inbound
 from mailgate.transports import Transport, make_transport
 from mediate.config import Settings
+from mediate.export import LINK_DAYS, fetch_download, for_mediator
 from mediate.health import health, local_parts
+from mediate.init_cmd import private_sqlite
 from mediate.processes import (
     ALL_ROLES,
     FRONT,
@@ -45,7 +49,9 @@ from mediate.web.server import WebServer, make_links, make_onboarding
 from threads import db
 from threads.claims import CLAIMANT, claimant_name, release_work
 from threads.crypto import AtRestKey
-from threads.models import InboundMail, OutgoingMail, utcnow
+from threads.crypto import seal as seal_bytes
+from threads.models import Blob, InboundMail, InboundStatus, OutgoingMail, utcnow
+from threads.sealed import use_key
 
 log = logging.getLogger("mediate")
 
@@ -73,10 +79,6 @@ def make_exporter(settings: Settings):  # noqa: ANN201
     """What #export runs: the case file, attached as a stored blob or behind a signed link."""
 
     def export(session: Session, notice):  # noqa: ANN001,ANN202
-        from mediate.export import LINK_DAYS, for_mediator
-        from threads.crypto import seal as seal_bytes
-        from threads.models import Blob
-
         key = at_rest_key(settings)
         delivery = for_mediator(
             session, notice.case, notice.recipient, key, settings.templates_dir,
@@ -111,9 +113,48 @@ def open_local(settings: Settings) -> str:
     return address.split("@", 1)[0].lower()
 
 
+def admin_address(settings: Settings) -> str:
+    """Who receives mail to postmaster@ and abuse@ (service.admin_address, else the first
+    mediator)."""
+    if settings.service.admin_address:
+        return settings.service.admin_address
+    return settings.mediators[0].email if settings.mediators else ""
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server side of STARTTLS on inbound SMTP/LMTP, or None when no certificate is set.
+    An unreadable or mismatched file is an OSError naming its key (``serve`` prints one line)."""
+    smtp = settings.inbound.smtp
+    if not smtp.tls_certificate:
+        return None
+    certificate = settings.resolve_path(smtp.tls_certificate)
+    key = settings.resolve_path(smtp.tls_key) if smtp.tls_key else None
+    for name, path in (("tls_certificate", certificate), ("tls_key", key)):
+        try:
+            if path is not None:
+                path.open("rb").close()
+        except OSError as error:
+            raise OSError(f"inbound.smtp.{name}: cannot read {path} ({error.strerror})") from None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certificate, key)
+    except ssl.SSLError as error:
+        raise OSError(f"inbound.smtp.tls_certificate: {certificate} and its key do not make a "
+                      f"certificate chain ({error.reason or error})") from None
+    return context
+
+
+def open_database(settings: Settings) -> Engine:
+    """The engine, with the key for the sealed personal columns (threads.sealed)."""
+    engine = db.make_engine(settings.database_url)
+    use_key(engine, at_rest_key(settings))
+    return engine
+
+
 def prepare_database(settings: Settings, *, auto_upgrade: bool | None = None) -> Engine:
     """Open the database; SQLite is upgraded in place, PostgreSQL must be upgraded by hand."""
-    engine = db.make_engine(settings.database_url)
+    private_sqlite(settings)
+    engine = open_database(settings)
     if auto_upgrade is None:
         auto_upgrade = db.is_sqlite(engine)
     if auto_upgrade:
@@ -160,14 +201,23 @@ class Service:
             open_local=open_local(s), default_language=s.service.default_language,
             at_rest=self.composer.at_rest,
             trusted_authserv_id=s.inbound.trusted_authserv_id,
+            mediator_authentication=s.inbound.mediator_authentication,
+            open_per_hour=s.inbound.open_per_hour,
+            analysis_seconds=s.inbound.analysis_seconds,
         )
+        self.pipeline.admin_address = admin_address(s)
+        smtp = s.inbound.smtp
         self.handler = InboundHandler(
             self.engine, s.service.domain, s.service.secret_key, self._nudge_pipeline,
-            source="lmtp" if s.inbound.smtp.lmtp else "smtp", at_rest=self.composer.at_rest,
+            source="lmtp" if smtp.lmtp else "smtp", at_rest=self.composer.at_rest,
+            limits=Limits(max_connections=smtp.max_connections,
+                          session_seconds=smtp.session_seconds, idle_seconds=smtp.idle_seconds,
+                          max_recipients=smtp.max_recipients,
+                          sender_rate_per_hour=smtp.sender_rate_per_hour),
         )
         self.scheduler = Scheduler(self.engine, self.composer, s, on_enqueued=self._nudge_outbox)
         onboarding = make_onboarding(s)  # checks every intake form: ConfigError when broken
-        self.pipeline.intake_forms = set(onboarding.forms)
+        self.pipeline.intake_forms = onboarding.forms
         if self.shared is not None:  # on SQLite the front door's store goes first (db.py)
             self.pipeline.arrivals = self.shared.last_arrival
         if s.web.enabled:
@@ -177,16 +227,18 @@ class Service:
 
     @classmethod
     def build(cls, settings: Settings, transport: Transport | None = None,
-              shared: Shared | None = None, slot: Slot | None = None) -> Service:
-        """The whole service; or, with ``slot``, one process of ``shared`` (the supervisor
-        brought the schema up to date before it started them)."""
-        if slot is None:
-            engine = prepare_database(settings)
-        else:
-            engine = db.make_engine(settings.database_url)
-        transport = transport or make_transport(settings.outbound, settings.base_dir)
+              dkim_dns: DnsFunction | None = None, shared: Shared | None = None,
+              slot: Slot | None = None) -> Service:
+        """``dkim_dns`` answers the DKIM key lookups (tests publish their own key). With
+        ``slot``, one process of ``shared`` (the supervisor brought the schema up to date
+        before it started them)."""
+        engine = prepare_database(settings) if slot is None else open_database(settings)
+        transport = transport or make_transport(settings.outbound, settings.base_dir,
+                                                ehlo_name=settings.service.domain)
         roles = ALL_ROLES if slot is None else frozenset({slot.role})
-        return cls(settings, engine, transport, roles=roles, shared=shared, slot=slot)
+        service = cls(settings, engine, transport, roles=roles, shared=shared, slot=slot)
+        service.pipeline.dkim_dns = dkim_dns
+        return service
 
     def _nudge_pipeline(self) -> None:
         if PIPELINE in self.roles:
@@ -212,10 +264,17 @@ class Service:
     async def start(self) -> None:
         s = self.settings
         if FRONT in self.roles and s.inbound.smtp.enabled:
-            self._server = await start_server(
-                self.handler, s.inbound.smtp.host, s.inbound.smtp.port,
-                s.inbound.max_message_size, lmtp=s.inbound.smtp.lmtp,
-            )
+            tls = tls_context(s)  # before listening: a bad certificate stops serve at once
+            try:
+                self._server = await start_server(
+                    self.handler, s.inbound.smtp.host, s.inbound.smtp.port,
+                    s.inbound.max_message_size, lmtp=s.inbound.smtp.lmtp,
+                    tls=tls, require_tls=s.inbound.smtp.require_tls,
+                )
+            except OSError as error:  # the administrator needs the key, not a traceback
+                reason = os.strerror(error.errno) if error.errno else str(error)
+                raise OSError(f"inbound.smtp.port: cannot listen on {s.inbound.smtp.host}:"
+                              f"{s.inbound.smtp.port} ({reason})") from None
             self.smtp_port = self._server.sockets[0].getsockname()[1]
             log.info("%s listening on %s:%s",
                      "LMTP" if s.inbound.smtp.lmtp else "SMTP", s.inbound.smtp.host, self.smtp_port)
@@ -298,8 +357,6 @@ class Service:
                           on_stored=lambda: loop.call_soon_threadsafe(self._nudge_pipeline))
 
     def _download(self, token: str) -> tuple[str, bytes] | None:
-        from mediate.export import fetch_download
-
         with Session(self.engine) as session:
             return fetch_download(session, token, self.settings.service.secret_key,
                                   self.composer.at_rest)
@@ -319,7 +376,8 @@ class Service:
     def _pending(self) -> int:
         with Session(self.engine) as session:
             inbound = session.exec(
-                select(func.count()).select_from(InboundMail).where(InboundMail.status == "pending")
+                select(func.count()).select_from(InboundMail)
+                .where(InboundMail.status == InboundStatus.PENDING)
             ).one()
             # The clock is read inside the transaction: copies committed while we waited for
             # the database must count as due.

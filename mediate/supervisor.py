@@ -36,6 +36,7 @@ import time
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 
+from mailgate.dkim import DkimError
 from mediate.config import Settings
 from mediate.processes import FRONT, Shared, Slot, plan
 from mediate.serve import STOP_SECONDS, serve
@@ -154,7 +155,12 @@ def child(settings: Settings, shared: Shared, slot: Slot) -> None:
     _prctl_name_and_death_signal(slot)
     if os.getppid() != shared.supervisor_pid:  # it died before the death signal was set
         os._exit(1)
-    sys.exit(asyncio.run(serve(settings, shared, slot)))
+    try:
+        code = asyncio.run(serve(settings, shared, slot))
+    except (OSError, DkimError) as error:  # a busy port, an unreadable file: named setting
+        print(f"mediate serve could not start {slot.name}: {error}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
 
 
 def _prctl_name_and_death_signal(slot: Slot) -> None:

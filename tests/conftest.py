@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from support import Sink
+from support import DKIM_KEY, Sink
 
 from mediate.config import Settings, from_mapping
 from mediate.service import Service
@@ -44,7 +44,7 @@ def database_url(request, tmp_path: Path):
 
 def make_settings(tmp_path: Path, database_url: str, **sections) -> Settings:
     data = {
-        "service": {"domain": DOMAIN, "secret_key": "test-secret-key-0123456789"},
+        "service": {"domain": DOMAIN, "secret_key": "test-secret-key-0123456789-abcdefghij"},
         "database": {"url": database_url},
         "inbound": {"smtp": {"host": "127.0.0.1", "port": 0}},
         "web": {"host": "127.0.0.1", "port": 0},
@@ -71,13 +71,16 @@ async def sink():
 
 
 @pytest.fixture
-async def service(tmp_path: Path, database_url: str, sink: Sink):
-    """A running Mediate (SMTP in, pipeline, outbox) delivering over SMTP into ``sink``."""
+async def service(tmp_path: Path, database_url: str, sink: Sink, request):
+    """A running Mediate (SMTP in, pipeline, outbox) delivering over SMTP into ``sink``.
+    ``@pytest.mark.smtp(key=value, ...)`` sets keys of its ``[inbound.smtp]``."""
+    marker = request.node.get_closest_marker("smtp")
     settings = make_settings(
         tmp_path, database_url,
+        inbound={"smtp": {"host": "127.0.0.1", "port": 0, **(marker.kwargs if marker else {})}},
         outbound={"transport": "smtp", "host": "127.0.0.1", "port": sink.port},
     )
-    running = Service.build(settings)
+    running = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await running.start()
     yield running
     await running.stop()

@@ -19,7 +19,7 @@ from support import compose, smtp_send
 
 from mediate import casework
 from threads import audit
-from threads.addresses import private_address
+from threads.addresses import mediator_line, private_address
 from threads.agreement import sha256
 from threads.db import session_scope
 from threads.models import Case, IntakeAnswer, Participant, Signature
@@ -87,6 +87,12 @@ async def play_case(service) -> PlayedCase:
                 select(Participant).where(Participant.email == p)).one(), DOMAIN)
             for p in (ANNA, BRAM, CEES)
         }
+        # the mediator's own line to each party (a party's line never takes the mediator's mail)
+        own_line = {
+            p: mediator_line(case, session.exec(
+                select(Participant).where(Participant.email == p)).one(), DOMAIN)
+            for p in (ANNA, BRAM, CEES)
+        }
     played = PlayedCase(opened.ref, address, private)
     with session_scope(service.engine) as session:
         case = played.case(session)
@@ -110,8 +116,8 @@ async def play_case(service) -> PlayedCase:
     await send(service, MEDIATOR, mediator,
                compose(MEDIATOR, mediator, f"#approve\n\n{ANNA_RELEASED}"))
     await send(service, BRAM, private[BRAM], compose(BRAM, private[BRAM], BRAM_PRIVATE))
-    await send(service, MEDIATOR, private[BRAM],
-               compose(MEDIATOR, private[BRAM], MEDIATOR_PRIVATE))
+    await send(service, MEDIATOR, own_line[BRAM],
+               compose(MEDIATOR, own_line[BRAM], MEDIATOR_PRIVATE))
     await send(service, CEES, address[CEES], compose(CEES, address[CEES], CEES_WROTE))
     await send(service, MEDIATOR, mediator,
                compose(MEDIATOR, mediator, f"#reject {REJECT_REASON}"))

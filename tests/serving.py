@@ -20,7 +20,7 @@ from mediate import casework
 from mediate import config as configuration
 from mediate.config import Settings
 
-SECRET = "test-secret-key-0123456789"
+SECRET = "test-secret-key-0123456789-abcdefghij"
 
 
 def free_port() -> int:
@@ -49,6 +49,10 @@ port = {web_port}
 
 [serve]
 {serve}
+
+[inbound]
+# These tests are about processes and crashes, not about who the mediator is.
+mediator_authentication = "address-only"
 
 [inbound.smtp]
 host = "127.0.0.1"

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 from conftest import MEDIATOR
 from sqlmodel import Session, select
-from support import smtp_send
+from support import DKIM_KEY, smtp_send
 from test_walking_skeleton import ANNA, BRAM, CEES, open_case
 
 from threads.models import Blob, MessageAttachment
@@ -73,7 +73,8 @@ async def test_a_held_message_keeps_its_files_until_released(service, sink):
     approve["From"], approve["To"], approve["Subject"] = MEDIATOR, address[MEDIATOR], "Re"
     approve["In-Reply-To"] = review.message["Message-ID"]
     approve.set_content("#approve")
-    await smtp_send(service.smtp_port, MEDIATOR, [address[MEDIATOR]], bytes(approve))
+    await smtp_send(service.smtp_port, MEDIATOR, [address[MEDIATOR]],
+                    DKIM_KEY.sign(bytes(approve), "office.test"))  # as their provider signs
     await service.settle()
     for party in (ANNA, CEES):
         [copy] = sink.to(party)
@@ -135,7 +136,7 @@ async def test_the_administrators_limits_and_forbidden_types_decide_what_travels
         inbound={"smtp": {"host": "127.0.0.1", "port": 0},
                  "attachments": {"max_file_mb": 0.01, "forbidden_extensions": ["pdf"]}},
     )
-    service = Service.build(settings)
+    service = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await service.start()
     try:
         opened, address = await open_case(service, moderation="open")

@@ -67,7 +67,7 @@ def test_case_references_count_up_within_the_year(settings):
 def test_cli_open_prints_the_reference_and_addresses_and_refuses_bad_input(tmp_path: Path):
     config = tmp_path / "config.toml"
     config.write_text(
-        '[service]\nsecret_key = "cli-test-secret-key-123"\n'
+        '[service]\nsecret_key = "cli-test-secret-key-0123456789-abcdef"\n'
         '[database]\nurl = "sqlite:///var/cli.sqlite3"\n'
         '[[mediators]]\nemail = "m@office.test"\nname = "Maria"\n'
     )

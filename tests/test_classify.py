@@ -80,7 +80,7 @@ def test_own_domain_comes_from_the_context() -> None:
     ("Auto-Submitted: auto-generated", "Auto-Submitted"),
     ("X-Autoreply: yes", "X-Autoreply"),
     ("X-Autorespond: Ik ben afwezig", "X-Autorespond"),
-    ("X-Auto-Response-Suppress: All", "X-Auto-Response-Suppress"),
+    ("X-MS-Exchange-Inbox-Rules-Loop: jan@example.nl", "X-MS-Exchange-Inbox-Rules-Loop"),
     ("Precedence: bulk", "Precedence"),
     ("Precedence: junk", "Precedence"),
     ("Precedence: list", "Precedence"),
@@ -90,6 +90,12 @@ def test_automatic_reply_markers(header: str, reason: str) -> None:
     verdict = _classify(PERSON + "\n" + header)
     assert verdict.kind == "auto-reply"
     assert reason in verdict.reason
+
+
+@pytest.mark.parametrize("value", ["All", "OOF, AutoReply", "DR, RN, NRN, OOF, AutoReply"])
+def test_x_auto_response_suppress_is_a_request_not_a_sign_of_an_auto_reply(value: str) -> None:
+    # Outlook asks others not to answer its mail automatically; a person wrote it.
+    assert _classify(PERSON + f"\nX-Auto-Response-Suppress: {value}").kind == "reply"
 
 
 def test_auto_submitted_no_means_a_person() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from mediate.config import EXAMPLE, ConfigError, from_mapping, load
+from mediate.config import EXAMPLE, INSECURE_EXAMPLE_KEY, ConfigError, from_mapping, load
 
 MEDIATOR = {"email": "m@office.example", "name": "Maria"}
 BASE = {"service": {"secret_key": "0123456789abcdefXYZ"}, "mediators": [MEDIATOR]}
@@ -75,13 +76,23 @@ def test_check_config_prints_every_problem_and_exits_1(tmp_path: Path):
     assert "service.domian: unknown key" in result.stderr
 
 
-def test_check_config_accepts_the_example(tmp_path: Path):
+def test_check_config_accepts_the_example_apart_from_its_public_key(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "mediate.cli", "check-config", "--config", str(EXAMPLE)],
         capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MEDIATE_SECRET_KEY": "x" * 32},
     )
     assert result.returncode == 0, result.stderr
     assert "configuration is valid" in result.stdout
+    public = subprocess.run(
+        [sys.executable, "-m", "mediate.cli", "check-config", "--config", str(EXAMPLE)],
+        capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "MEDIATE_SECRET_KEY"},
+    )
+    assert public.returncode == 1
+    assert public.stderr.splitlines()[1:] == [
+        "  service.secret_key: is the public example key; run `mediate init` for a "
+        "config.toml with a fresh one, or set MEDIATE_SECRET_KEY"]
 
 
 def test_the_open_address_must_be_on_the_service_domain():
@@ -94,3 +105,33 @@ def test_the_open_address_must_be_on_the_service_domain():
 def test_attachment_limits_are_checked_and_name_their_key():
     found = problems({**BASE, "inbound": {"attachments": {"max_file_mb": 0}}})
     assert len(found) == 1 and found[0].startswith("inbound.attachments.max_file_mb: ")
+
+
+def test_address_only_mediator_authentication_is_warned_about_by_check_config(tmp_path: Path):
+    config = tmp_path / "config.toml"
+    example = EXAMPLE.read_text(encoding="utf-8")
+    mine = example.replace('mediator_authentication = "dkim"',
+                           'mediator_authentication = "address-only"')
+    mine = mine.replace(INSECURE_EXAMPLE_KEY, "k" * 40)  # check-config refuses the public key
+    config.write_text(mine)
+    result = subprocess.run(
+        [sys.executable, "-m", "mediate.cli", "check-config", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'warning: inbound.mediator_authentication is "address-only"' in result.stdout
+    assert load(EXAMPLE, environ={}).inbound.mediator_authentication == "dkim"  # the default
+    assert "mediator_authentication" in example and "open_per_hour" in example
+    assert "address-only" not in subprocess.run(  # only the key is wrong there
+        [sys.executable, "-m", "mediate.cli", "check-config", "--config", str(EXAMPLE)],
+        capture_output=True, text=True, timeout=60).stdout
+
+
+def test_mediator_authentication_takes_only_the_two_known_ways():
+    found = problems({**BASE, "inbound": {"mediator_authentication": "trust-me"}})
+    assert len(found) == 1 and found[0].startswith("inbound.mediator_authentication:")
+
+
+def test_the_admin_address_must_be_an_address():
+    found = problems({**BASE, "service": {**BASE["service"], "admin_address": "postmaster"}})
+    assert len(found) == 1 and found[0].startswith("service.admin_address: 'postmaster' is not")

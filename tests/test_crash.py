@@ -160,6 +160,9 @@ async def burst_with_kills(tmp_path, sink, kill, kills: int = KILLS, web_port: i
         assert set(session.exec(select(OutgoingMail.status)).all()) == {"sent"}
     engine.dispose()
     assert "database is locked" not in serve.output()
+    # Every start warns that the From address alone makes a mediator (serving.write_config).
+    assert all("inbound.mediator_authentication is" in log.read_text(errors="replace")
+               for log in serve.logs)
     return result
 
 

@@ -16,7 +16,7 @@ from dovecot import PASSWORD, USER, Dovecot, available
 from imapclient import IMAPClient
 from sqlalchemy import text
 from sqlmodel import Session, select
-from support import compose
+from support import DKIM_KEY, compose
 
 from mailgate.imap import envelope_recipients
 from mediate import casework
@@ -92,7 +92,7 @@ async def imap_service(tmp_path: Path, database_url: str, sink, dovecot):
                 "username": USER, "password": PASSWORD, "poll_seconds": 1, **imap,
             }},
         )
-        service = Service.build(settings)
+        service = Service.build(settings, dkim_dns=DKIM_KEY.dns)
         await service.start()
         started.append(service)
         return service

@@ -33,8 +33,8 @@ def test_the_shipped_forms_load_and_each_screens_for_safety():
 
 def test_the_shipped_forms_use_every_question_type():
     used = {q.type for form in load_forms(FORMS).values() for q in form.questions.values()}
-    assert used == {"text", "longtext", "choice", "multichoice", "yesno", "date", "number",
-                    "scale"}
+    assert used == {"text", "longtext", "tel", "choice", "multichoice", "yesno", "date",
+                    "number", "scale"}
 
 
 BROKEN = '''
@@ -122,7 +122,7 @@ def test_check_config_and_serve_refuse_a_broken_form(tmp_path, monkeypatch, sett
     from mediate.cli import main
 
     config = tmp_path / "config.toml"
-    config.write_text('[service]\nsecret_key = "test-secret-key-0123456789"\n'
+    config.write_text('[service]\nsecret_key = "test-secret-key-0123456789-abcdefghij"\n'
                       '[[mediators]]\nemail = "m@office.test"\nname = "M"\n')
     assert main(["check-config", "--config", str(config)]) == 1
     assert "forms/default.toml: question 'colour'" in capsys.readouterr().err
@@ -134,8 +134,8 @@ def default():
 
 
 @pytest.mark.parametrize(("qid", "raw", "value", "code"), [
-    ("phone", ["  0612 "], "0612", None),
-    ("phone", ["x" * 41], "x" * 41, "too-long"),
+    ("phone", ["  06 1234 5678 "], "06 1234 5678", None),
+    ("phone", ["x" * 41], "x" * 41, "not-a-phone"),
     ("mediated_before", ["yes"], "yes", None),
     ("mediated_before", ["perhaps"], None, "unknown-option"),
     ("availability", ["evening", "morning"], ["morning", "evening"], None),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import DOMAIN, MEDIATOR, make_settings
 from sqlmodel import Session, select
-from support import compose
+from support import DKIM_KEY, compose
 
 from mailgate import replies
 from mediate import casework
@@ -31,7 +31,7 @@ async def lmtp_service(tmp_path: Path, database_url: str, sink):
         outbound={"transport": "smtp", "host": "127.0.0.1", "port": sink.port},
         inbound={"smtp": {"host": "127.0.0.1", "port": 0, "lmtp": True}},
     )
-    service = Service.build(settings)
+    service = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await service.start()
     yield service
     await service.stop()

@@ -3,6 +3,8 @@ case by mail, review with edits, caucus both ways, routing without a token, alia
 
 from __future__ import annotations
 
+import asyncio
+
 import aiosmtplib
 import pytest
 from conftest import DOMAIN, MEDIATOR
@@ -60,12 +62,19 @@ async def test_opening_by_mail_lists_every_problem_and_opens_nothing(service, si
 
 
 async def test_opening_by_mail_from_a_non_mediator_is_refused_politely(service, sink):
-    await reply(service, "someone@else.test", OPEN, "A <a@x.test>\nB <b@x.test>", subject="Hi")
+    service.pipeline.trusted_authserv_id = "mx.mediation.test"  # vouches for the sender
+    await reply(service, "someone@else.test", OPEN, "A <a@x.test>\nB <b@x.test>", subject="Hi",
+                headers={"Authentication-Results": "mx.mediation.test; dmarc=pass"})
     [answer] = sink.to("someone@else.test")
     assert "Alleen mediators die bij deze dienst" in answer.text  # the service default: nl
     with Session(service.engine) as session:
         assert session.exec(select(Case)).all() == []
     assert sink.to("a@x.test") == []
+
+
+async def test_opening_by_mail_from_an_unvouched_stranger_is_not_answered(service, sink):
+    await reply(service, "someone@else.test", OPEN, "A <a@x.test>\nB <b@x.test>", subject="Hi")
+    assert sink.delivered == []  # its From may be forged: no backscatter
 
 
 # --- review with edits ---------------------------------------------------------------------
@@ -115,10 +124,12 @@ async def test_a_party_writes_to_the_mediator_alone_and_the_answer_stays_private
     await reply(service, ANNA, line, "I am afraid of how Bram reacts.")
     [to_mediator] = sink.to(MEDIATOR)
     assert "private" in to_mediator.message["Subject"].lower()
-    assert to_mediator.message["Reply-To"] == line
+    # The mediator answers on a line of their own: Anna's line never takes mail as theirs.
+    own_line = to_mediator.message["Reply-To"]
+    assert own_line != line and own_line.endswith(f"@{DOMAIN}")
     assert sink.to(BRAM) == [] and sink.to(CEES) == []
     sink.delivered.clear()
-    await reply(service, MEDIATOR, line, "Thank you for telling me. We can take it slowly.",
+    await reply(service, MEDIATOR, own_line, "Thank you for telling me. We can take it slowly.",
                 in_reply_to=to_mediator.message["Message-ID"])
     [answer] = sink.to(ANNA)
     assert answer.text.startswith("Thank you for telling me.")
@@ -369,7 +380,7 @@ async def test_status_lists_mail_that_was_quarantined(service, sink):
     await smtp_send(service.smtp_port, ANNA, [address[ANNA]], b"\x00\x00 not a mail at all")
     await service.settle()
     [status] = await command(service, sink, address, "#status")
-    assert "could not be read" in status
+    assert "Mail that could not be processed: 1" in status
 
 
 async def test_a_party_replying_link_gets_fresh_links_and_nothing_is_relayed(service, sink):
@@ -396,3 +407,49 @@ async def test_the_mediator_can_ask_for_the_full_original_of_a_message(service, 
     assert "> Old" in original.get_body(("plain",)).get_content()
     said = await command(service, sink, address, "#original 9")
     assert any("there is no message 9" in t for t in said)
+
+
+def _bare_line_ends(raw: bytes) -> list[int]:
+    """Offsets of CRs not followed by LF and LFs not preceded by CR."""
+    return [i for i, byte in enumerate(raw)
+            if (byte == 13 and raw[i + 1:i + 2] != b"\n") or (byte == 10 and raw[i - 1:i] != b"\r")]
+
+
+async def _send_as_is(port: int, sender: str, rcpt: str, raw: bytes) -> None:
+    """An SMTP conversation that sends the bytes unchanged (aiosmtplib would normalise the
+    line ends, as a careful client does; an attacker's does not)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def say(line: bytes) -> bytes:
+        writer.write(line)
+        await writer.drain()
+        answer = await reader.readline()
+        while answer[3:4] == b"-":
+            answer = await reader.readline()
+        return answer
+
+    await reader.readline()
+    for line in (b"HELO client.test\r\n", f"MAIL FROM:<{sender}>\r\n".encode(),
+                 f"RCPT TO:<{rcpt}>\r\n".encode(), b"DATA\r\n"):
+        assert (await say(line))[:1] in (b"2", b"3")
+    assert (await say(raw.rstrip(b"\r\n") + b"\r\n.\r\n")).startswith(b"250")
+    await say(b"QUIT\r\n")
+    writer.close()
+
+
+async def test_the_original_passed_on_has_no_bare_cr_or_lf(service, sink):
+    # A bare "\r.\r\n" in a party's mail could end the DATA of a lax relay early (SMTP
+    # smuggling) if a copy carried it on unchanged.
+    opened, address = await open_case(service)
+    raw = compose(ANNA, address[ANNA], "Kort antwoord.").replace(
+        b"Kort antwoord.", b"Kort antwoord.\r.\rMAIL FROM:<x@evil.test>\nverder")
+    await _send_as_is(service.smtp_port, ANNA, address[ANNA], raw)
+    await service.settle()
+    review = sink.to(MEDIATOR)[-1]
+    sink.delivered.clear()
+    await reply(service, MEDIATOR, address[MEDIATOR], "#original",
+                in_reply_to=review.message["Message-ID"])
+    [mail] = sink.to(MEDIATOR)
+    assert b"MAIL FROM:<x@evil.test>" in mail.raw
+    assert _bare_line_ends(mail.raw) == []
+    assert _bare_line_ends(review.raw) == []

@@ -88,7 +88,7 @@ async def test_health_reports_database_backlog_and_scheduler(service, sink):
     assert report["outbox"]["pending"] == 1 and report["outbox"]["deferred"] == 1
     assert report["outbox"]["due"] == 0 and report["outbox"]["failed"] == 0
     assert report["outbox"]["oldest_pending_seconds"] >= 0
-    assert report["inbound"] == {"pending": 0}
+    assert report["inbound"] == {"pending": 0, "quarantined": 0}
     assert "scheduler" in report
     assert report["claimant"].endswith(f":{service.smtp_port}")
 

@@ -4,20 +4,16 @@ relay that is down (temporary, never permanent), and DKIM signatures that verify
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import ssl
 
 import dkim
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult
 from conftest import MEDIATOR, make_settings
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from serving import free_port
-from support import Sink
+from support import DKIM_KEY, Sink, self_signed
 
 from mailgate.settings import OutboundSettings
 from mailgate.transports import Envelope, SmtpTransport
@@ -39,23 +35,7 @@ def pem(key: rsa.RSAPrivateKey) -> bytes:
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1: (cert file, key file)."""
-    key = rsa_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(pem(key))
-    return folder / "cert.pem", folder / "key.pem"
+    return self_signed(tmp_path_factory.mktemp("tls"), "127.0.0.1")
 
 
 class Login:
@@ -135,7 +115,7 @@ async def test_outgoing_copies_carry_a_dkim_signature_that_verifies(tmp_path, da
         "transport": "smtp", "host": "127.0.0.1", "port": sink.port,
         "dkim": {"enabled": True, "selector": "s1", "private_key": "dkim.pem"},
     })
-    service = Service.build(settings)
+    service = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await service.start()
     try:
         casework.open_case(settings, title="House", mediator_email=MEDIATOR,

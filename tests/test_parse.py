@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailgate.parse import MalformedMail, decode_header, parse_mail, sanitise_filename
+from mailgate.reply_text import extract_reply
 
 
 def _mail(headers: str, body: str = "Hallo.\n") -> bytes:
@@ -146,3 +147,25 @@ def test_large_files_are_decoded_whole_also_inside_a_forwarded_mail_and_a_text_p
     assert [a.data for a in forwarded.attachments] == [big]
     assert files["pasted.txt"].data.decode().replace("\r\n", "\n").strip() == pasted
     assert b"@@mediate-spool" not in files["original.eml"].data
+
+
+@pytest.mark.parametrize("label", ["big5", "iso-8859-1", "windows-1252", "gb2312", "koi8-r"])
+def test_utf8_bytes_under_a_wrong_label_are_read_as_utf8(label: str) -> None:
+    body = "Goedemiddag, één vraag over de café-rekening: ça va?".encode()
+    raw = (f"From: a@example.nl\nContent-Type: text/plain; charset={label}\n"
+           "Content-Transfer-Encoding: 8bit\n\n").encode() + body
+    assert parse_mail(raw).text == body.decode()
+
+
+def test_text_in_its_labelled_charset_is_still_read_as_labelled() -> None:
+    raw = (b"From: a@example.nl\nContent-Type: text/plain; charset=iso-8859-1\n\n"
+           + "Café één".encode("latin-1"))
+    assert parse_mail(raw).text == "Café één"
+
+
+def test_gmails_signature_block_in_html_mail_is_a_signature() -> None:
+    html = ('<div dir="ltr">Dat is goed.<br><br>Groet,<br>Sanne<br>'
+            '<div class="gmail_signature"><div>Sanne Bakker, notaris</div>'
+            '<div>06-12345678</div></div></div>')
+    raw = ("From: s@example.nl\nContent-Type: text/html; charset=utf-8\n\n" + html).encode()
+    assert extract_reply(parse_mail(raw).text) == "Dat is goed.\n\nGroet,\nSanne"

@@ -4,25 +4,31 @@ Whatever arrives (truncated MIME, flipped bytes, lost or doubled header lines, 5
 header lines, NUL bytes, no From, no Message-ID, no boundaries, bad base64) is stored, then
 decided: it ends processed, ignored, duplicate or quarantined with a reason. No exception
 escapes the pipeline, and no stored mail is left without a final status.
+
+And mail arriving again (issue 12): redelivered, or to several of a case's addresses, each
+mail is carried out exactly once (a stateful test).
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import MEDIATOR, make_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlmodel import Session, select
-from support import compose
+from support import DKIM_KEY, compose
 
 from mailgate.smtp_server import store_inbound
 from mediate import casework
 from mediate.service import Service
-from threads.models import InboundMail
+from threads.models import InboundMail, Message, Participant, TimeEntry
 
 ANNA, BRAM = "anna@home.test", "bram@work.test"
 FINAL = {"processed", "ignored", "duplicate", "quarantined"}
@@ -33,7 +39,7 @@ def world(tmp_path: Path):
     """A real Service on SQLite (not started: the test drives the pipeline) with one case."""
     config = make_settings(tmp_path, f"sqlite:///{tmp_path / 'property.sqlite3'}",
                            outbound={"transport": "memory"})
-    service = Service.build(config)
+    service = Service.build(config, dkim_dns=DKIM_KEY.dns)
     opened = casework.open_case(
         config, title="Sharing the house", mediator_email=MEDIATOR,
         parties=[f"Anna Jansen <{ANNA}>", f"Bram de Boer <{BRAM}>"], moderation="open",
@@ -156,3 +162,72 @@ def test_mutated_mail_ends_processed_or_quarantined_and_nothing_is_lost(world, d
             assert row.reason, raw[:300]
         assert not session.exec(
             select(InboundMail).where(InboundMail.status == "pending")).all()
+
+
+# --- redeliveries (issue 12): commands happen once, nothing accepted disappears ----------------
+
+class Redeliveries(RuleBasedStateMachine):
+    """Mail from parties and the mediator arrives, and some of it again, or to several of the
+    case's addresses at once. Whatever the order, each mail is carried out exactly once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = Path(tempfile.mkdtemp(prefix="redeliveries-"))
+        config = make_settings(self.folder, f"sqlite:///{self.folder / 'r.sqlite3'}",
+                               outbound={"transport": "memory"})
+        self.service = Service.build(config, dkim_dns=DKIM_KEY.dns)
+        opened = casework.open_case(
+            config, title="House", mediator_email=MEDIATOR,
+            parties=[f"Anna Jansen <{ANNA}>", f"Bram de Boer <{BRAM}>"], moderation="open",
+            language="en", engine=self.service.engine)
+        self.address = {**dict(opened.party_addresses), "mediator": opened.mediator_address}
+        self.sent: list[tuple[bytes, str, list[str]]] = []  # every distinct mail
+        self.minutes = 0  # what the distinct #time mails logged
+        self.party_mails = 0
+
+    def deliver(self, raw: bytes, sender: str, rcpts: list[str]) -> None:
+        row_id = store_inbound(self.service.engine, raw, sender, rcpts, "smtp")
+        self.service.pipeline.process(row_id)
+
+    @rule(minutes=st.integers(1, 300), copies=st.integers(1, 3))
+    def mediator_logs_time(self, minutes: int, copies: int) -> None:
+        own = self.address["mediator"]
+        rcpts = [own, self.address["Anna Jansen"], self.address["Bram de Boer"]][:copies]
+        raw = compose(MEDIATOR, own, f"#time {minutes}m")
+        self.sent.append((raw, MEDIATOR, rcpts))
+        self.minutes += minutes
+        self.deliver(raw, MEDIATOR, rcpts)
+
+    @rule(words=st.text(alphabet="abcdefgh ", min_size=3, max_size=30).filter(str.strip))
+    def anna_writes(self, words: str) -> None:
+        raw = compose(ANNA, self.address["Anna Jansen"], f"Anna says {words}.")
+        self.sent.append((raw, ANNA, [self.address["Anna Jansen"]]))
+        self.party_mails += 1
+        self.deliver(raw, ANNA, [self.address["Anna Jansen"]])
+
+    @precondition(lambda self: self.sent)
+    @rule(pick=st.integers(0, 1000))
+    def a_mail_arrives_again(self, pick: int) -> None:
+        raw, sender, rcpts = self.sent[pick % len(self.sent)]
+        self.deliver(raw, sender, rcpts)
+
+    @invariant()
+    def each_mail_was_carried_out_once_and_none_disappeared(self) -> None:
+        with Session(self.service.engine) as session:
+            logged = sum(t.minutes for t in session.exec(select(TimeEntry)))
+            assert logged == self.minutes
+            messages = session.exec(select(Message).where(Message.author_id.in_(
+                select(Participant.id).where(Participant.email == ANNA)))).all()
+            assert len(messages) == self.party_mails
+            statuses = [row.status for row in session.exec(select(InboundMail))]
+            assert all(status in FINAL - {"quarantined"} for status in statuses), statuses
+
+    def teardown(self) -> None:
+        self.service.engine.dispose()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+Redeliveries.TestCase.settings = settings(
+    max_examples=8, stateful_step_count=10, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow])
+test_redeliveries_carry_each_mail_out_once = Redeliveries.TestCase

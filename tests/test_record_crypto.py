@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import MEDIATOR, make_settings
 from sqlmodel import Session, select
-from support import Sink, compose, smtp_send
+from support import DKIM_KEY, Sink, compose, smtp_send
 
 from mediate import casework
 from mediate.config import ConfigError, from_mapping
@@ -67,7 +67,7 @@ async def test_with_a_key_stored_mail_is_sealed_and_the_mediation_still_works(
         tmp_path, database_url, privacy={"encryption_key": new_key()},
         outbound={"transport": "smtp", "host": "127.0.0.1", "port": sink.port},
     )
-    service = Service.build(settings)
+    service = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await service.start()
     try:
         opened = casework.open_case(

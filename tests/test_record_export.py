@@ -183,7 +183,8 @@ async def test_an_edited_audit_row_breaks_the_chain_in_the_database_and_in_the_a
 ):
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[service]\ndomain = "mediation.test"\nsecret_key = "test-secret-key-0123456789"\n'
+        f'[service]\ndomain = "mediation.test"\n'
+        'secret_key = "test-secret-key-0123456789-abcdefghij"\n'
         f'[database]\nurl = "{service.settings.database_url}"\n'
         f'[[mediators]]\nemail = "{MEDIATOR}"\nname = "Maria de Vries"\n'
     )
@@ -276,7 +277,8 @@ async def test_a_partys_export_holds_their_own_data_and_nothing_private_of_other
 async def test_participant_export_from_the_command_line(service, played, tmp_path, capsys):
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[service]\ndomain = "mediation.test"\nsecret_key = "test-secret-key-0123456789"\n'
+        f'[service]\ndomain = "mediation.test"\n'
+        'secret_key = "test-secret-key-0123456789-abcdefghij"\n'
         f'[database]\nurl = "{service.settings.database_url}"\n'
         f'[[mediators]]\nemail = "{MEDIATOR}"\nname = "Maria de Vries"\n'
     )

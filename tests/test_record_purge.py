@@ -12,6 +12,7 @@ from sqlmodel import Session, SQLModel, select
 
 from mailgate.compose import Composer
 from mediate import cli
+from mediate.data import TEMPLATES
 from mediate.export import build_case_archive
 from threads import audit, db
 from threads.cases import open_case, parse_party
@@ -61,7 +62,8 @@ async def test_purge_by_hand_asks_for_the_reference_unless_yes(
     played = await play_case(service)
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[service]\ndomain = "mediation.test"\nsecret_key = "test-secret-key-0123456789"\n'
+        f'[service]\ndomain = "mediation.test"\n'
+        'secret_key = "test-secret-key-0123456789-abcdefghij"\n'
         f'[database]\nurl = "{service.settings.database_url}"\n'
         f'[[mediators]]\nemail = "{MEDIATOR}"\nname = "Maria de Vries"\n'
     )
@@ -157,8 +159,7 @@ def test_retain_days_zero_keeps_every_case(engine):
 def test_the_purge_warning_renders_in_dutch_and_english(engine, tmp_path):
     closed_case(engine, title="Het huis")
     notices, _ = sweep(engine, CLOSED + timedelta(days=23))
-    composer = Composer(domain="mediation.test", templates_dir=cli.configuration.ROOT
-                        / "templates")
+    composer = Composer(domain="mediation.test", templates_dir=TEMPLATES)
     for lang, words in (("en", "will be deleted on"), ("nl", "wordt op")):
         subject, body = composer.render("purge-warning", lang, {
             **notices[0].context, "case": notices[0].case, "recipient": notices[0].recipient,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import make_settings
 from reminder_world import World, days, local
+from support import DKIM_KEY
 
 from mediate.cli import main
 from mediate.service import Service
@@ -24,7 +25,7 @@ async def running(tmp_path, database_url, sink):
         outbound={"transport": "smtp", "host": "127.0.0.1", "port": sink.port},
         reminders={"quiet_hours": "off"},
     )
-    service = Service.build(settings)
+    service = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await service.start()
     yield service
     await service.stop()
@@ -80,7 +81,8 @@ def test_preview_lists_what_would_be_sent_and_why_without_sending(tmp_path, data
         world.open_case("Anna", "Bram")
     config = tmp_path / "config.toml"
     config.write_text(
-        '[service]\ndomain = "mediation.test"\nsecret_key = "test-secret-key-0123456789"\n'
+        '[service]\ndomain = "mediation.test"\n'
+        'secret_key = "test-secret-key-0123456789-abcdefghij"\n'
         f'[database]\nurl = "{database_url}"\n'
         '[[mediators]]\nemail = "mediator@office.test"\nname = "Maria de Vries"\n'
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import MEDIATOR, make_settings
 from sqlmodel import Session, select
-from support import compose, smtp_send
+from support import DKIM_KEY, compose, smtp_send
 
 from mailgate.authentication import AUTHENTICATION_FAILED, sender_trust
 from mediate import casework
@@ -57,7 +57,7 @@ async def trusting_service(tmp_path: Path, database_url: str, sink):
         outbound={"transport": "smtp", "host": "127.0.0.1", "port": sink.port},
         inbound={"trusted_authserv_id": TRUSTED},
     )
-    service = Service.build(settings)
+    service = Service.build(settings, dkim_dns=DKIM_KEY.dns)
     await service.start()
     yield service
     await service.stop()

@@ -29,7 +29,7 @@ def test_template_starts_with_a_subject_line(kind, lang):
 
 def test_a_relay_renders_the_message_and_the_way_to_answer():
     composer = Composer(domain="mediation.test", templates_dir=TEMPLATES)
-    person = SimpleNamespace(name="Anna", role="party", email="a@x.test")
+    person = SimpleNamespace(name="Anna", role="party", email="a@x.test", moderation=None)
     mediator = SimpleNamespace(name="Maria", role="mediator", email="m@x.test")
     case = SimpleNamespace(title="House", ref="2026-001", moderation="review")
     message = SimpleNamespace(seq=1, text="Hello", released_text="Hello")

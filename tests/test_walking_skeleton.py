@@ -109,16 +109,33 @@ async def test_mediator_message_goes_to_every_party(service, sink):
         assert copy.message["From"] == f"Maria de Vries <{address[party]}>"
 
 
-async def test_reply_from_another_address_is_held_and_the_sender_told(service, sink):
+async def test_reply_from_another_address_is_held_and_a_vouched_sender_told(service, sink):
+    service.pipeline.trusted_authserv_id = "mx.mediation.test"
     opened, address = await open_case(service, moderation="open")
     sink.delivered.clear()
-    await reply(service, "stranger@elsewhere.test", address[ANNA], "Hi from my other address")
+    await reply(service, "stranger@elsewhere.test", address[ANNA], "Hi from my other address",
+                headers={"Authentication-Results": "mx.mediation.test; dmarc=pass "
+                         "header.from=elsewhere.test"})
     assert sink.to(BRAM) == [] and sink.to(CEES) == []
     [held] = sink.to(MEDIATOR)
     assert "Hi from my other address" in held.text
     [told] = sink.to("stranger@elsewhere.test")
     assert "not registered" in told.text
     assert "Anna" not in told.text and BRAM not in told.raw.decode()
+
+
+async def test_a_forged_sender_is_held_but_never_answered(service, sink):
+    """A From header alone may name an innocent third party: no backscatter to it."""
+    service.pipeline.trusted_authserv_id = "mx.mediation.test"
+    opened, address = await open_case(service, moderation="open")
+    sink.delivered.clear()
+    await reply(service, "victim@elsewhere.test", address[ANNA], "Buy cheap watches",
+                headers={"Authentication-Results": "mx.mediation.test; dmarc=fail "
+                         "header.from=elsewhere.test"})
+    await reply(service, "other@elsewhere.test", address[ANNA], "No header at all")
+    await reply(service, "third@elsewhere.test", f"{opened.ref}@{DOMAIN}", "To the bare case")
+    assert len(sink.to(MEDIATOR)) == 2  # both held for the mediator, as before
+    assert {d.rcpt_to for d in sink.delivered} == {MEDIATOR}
 
 
 async def test_unknown_token_is_refused_with_550(service):

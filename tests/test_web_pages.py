@@ -226,6 +226,7 @@ async def test_a_wrong_name_or_missing_consent_does_not_sign(service):
         answer = await http.post(url, data={"csrf_token": csrf(page.text), "sha256": digest,
                                             "typed_name": "Someone Else"})
     assert answer.status_code == 422
-    assert "does not match your name" in answer.text and "Please tick" in answer.text
+    assert "type your name as the mediation knows it: Anna Jansen" in answer.text
+    assert "for example A. Jansen" in answer.text and "Please tick" in answer.text
     with Session(service.engine) as session:
         assert session.exec(select(Signature)).all() == []

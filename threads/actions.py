@@ -5,15 +5,31 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import audit
+from threads import audit, quarantine
 from threads.addresses import new_token, normalize_address
-from threads.cases import mediator_of, parties_of
-from threads.commands import Command, Context, Plan, find_party, phrase, target_message
+from threads.agreement import text_changed
+from threads.cases import CaseError, mediator_of, parse_party, parties_of
+from threads.commands import (
+    TAKES_TEXT,
+    Command,
+    Context,
+    Parsed,
+    Plan,
+    find_party,
+    first_words,
+    held_messages,
+    held_target,
+    parse,
+    phrase,
+    target_message,
+)
+from threads.links import resend_links, revoke_links
 from threads.models import (
     Blob,
     Case,
@@ -24,7 +40,18 @@ from threads.models import (
     TimeEntry,
     utcnow,
 )
+from threads.moderation import moderation, open_party, review_party
+from threads.names import accept_name
 from threads.notices import Notice
+from threads.relay import (
+    Contribution,
+    mediator_message,
+    new_message,
+    relay_to_parties,
+    send_private,
+)
+from threads.reminders import mark_awaiting
+from threads.suggestions import suggest
 
 _DURATION = re.compile(
     r"^(?:(?P<h>\d+(?:[.,]\d+)?)\s*(?:h|u|uur|hours?)\s*(?P<hm>\d+)?\s*(?:m|min)?"
@@ -32,21 +59,20 @@ _DURATION = re.compile(
     r"|(?P<m>\d+)\s*(?:m|min|minutes?|minuten))(?:\s+(?P<note>.*))?$",
     re.IGNORECASE,
 )
+# Command arguments are accepted in Dutch and English alike, whatever the mediator's language.
 OUTCOMES = {"settled": "settled", "geschikt": "settled", "akkoord": "settled",
+            "geregeld": "settled", "opgelost": "settled",
             "not-settled": "not-settled", "niet-geschikt": "not-settled",
-            "geen-akkoord": "not-settled"}
+            "geen-akkoord": "not-settled", "niet-geregeld": "not-settled",
+            "niet-opgelost": "not-settled", "unsettled": "not-settled"}
+FORCE = {"force", "forceer", "forceren"}
 
 
 def approve(session: Session, case: Case, mediator: Participant, command: Command,
             ctx: Context) -> Plan | None:
-    from threads.relay import relay_to_parties
 
-    message = target_message(session, case, command, ctx)
+    message = held_target(session, case, command, ctx)
     if message is None:
-        return None
-    if message.status != "held":
-        ctx.errors.append(phrase("already-decided", line=command.line, seq=message.seq,
-                                 status=message.status))
         return None
     edited = ctx.rest.strip()
 
@@ -69,14 +95,10 @@ def approve(session: Session, case: Case, mediator: Participant, command: Comman
 
 def reject(session: Session, case: Case, mediator: Participant, command: Command,
            ctx: Context) -> Plan | None:
-    message = target_message(session, case, command, ctx)
+    message = held_target(session, case, command, ctx)
     first, _, rest = command.args.partition(" ")
     reason = rest.strip() if first.isdigit() else command.args
     if message is None:
-        return None
-    if message.status != "held":
-        ctx.errors.append(phrase("already-decided", line=command.line, seq=message.seq,
-                                 status=message.status))
         return None
     if not reason:
         ctx.errors.append(phrase("reason-missing", line=command.line))
@@ -99,7 +121,6 @@ def reject(session: Session, case: Case, mediator: Participant, command: Command
 def private(session: Session, case: Case, mediator: Participant, command: Command,
             ctx: Context) -> Plan | None:
     """Write to one party alone: named, or the author of the message being answered."""
-    from threads.relay import send_private
 
     if command.args and not command.args.split()[0].isdigit():
         party = find_party(session, case, command.args, ctx, command.line)
@@ -118,7 +139,8 @@ def private(session: Session, case: Case, mediator: Participant, command: Comman
         return None
 
     def run():  # noqa: ANN202
-        notices = send_private(session, case, mediator, party, ctx.rest.strip(), ctx)
+        notices = send_private(session, case, mediator, party,
+                               (ctx.signed_rest or ctx.rest).strip(), ctx)
         return notices, [phrase("private-sent", name=party.name)]
 
     return run
@@ -135,7 +157,6 @@ def status(session: Session, case: Case, mediator: Participant, command: Command
 
 def add(session: Session, case: Case, mediator: Participant, command: Command,
         ctx: Context) -> Plan | None:
-    from threads.cases import CaseError, parse_party
 
     try:
         spec = parse_party(command.args)
@@ -155,12 +176,15 @@ def add(session: Session, case: Case, mediator: Participant, command: Command,
     def run():  # noqa: ANN202
         party = Participant(case_id=case.id, role="party", name=spec.name, email=spec.email,
                             language=case.language, token=new_token(),
-                            private_token=new_token())
+                            private_token=new_token(), mediator_token=new_token())
         session.add(party)
         session.flush()
         audit.record(session, case, "participant-added", actor=mediator.name, name=spec.name)
         invitation = Notice("invitation", case, party, author=mediator, automatic=False)
-        return [invitation], [phrase("added", name=spec.name)]
+        resign = text_changed(session, case, {"change": "party-added", "name": spec.name},
+                              mediator.name)
+        return [invitation, *resign], [phrase("added", name=spec.name,
+                                               told=[n.recipient.name for n in resign])]
 
     return run
 
@@ -172,31 +196,16 @@ def remove(session: Session, case: Case, mediator: Participant, command: Command
         return None
 
     def run():  # noqa: ANN202
-        from threads.links import revoke_links
 
         party.active = False
         session.add(party)
         revoke_links(session, case, party, actor=mediator.name)
         audit.record(session, case, "participant-removed", actor=mediator.name, name=party.name)
         notice = Notice("removed", case, party, author=mediator)
-        return [notice], [phrase("removed", name=party.name)]
-
-    return run
-
-
-def moderation(session: Session, case: Case, mediator: Participant, command: Command,
-               ctx: Context) -> Plan | None:
-    mode = {"open": "open", "review": "review", "controle": "review",
-            "beoordelen": "review"}.get(command.args.lower().strip(), "")
-    if not mode:
-        ctx.errors.append(phrase("moderation-value", line=command.line))
-        return None
-
-    def run():  # noqa: ANN202
-        case.moderation = mode
-        session.add(case)
-        audit.record(session, case, "moderation", actor=mediator.name, mode=mode)
-        return [], [phrase("moderation-set", mode=mode)]
+        resign = text_changed(session, case, {"change": "party-removed", "name": party.name},
+                              mediator.name)
+        return [notice, *resign], [phrase("removed", name=party.name,
+                                           told=[n.recipient.name for n in resign])]
 
     return run
 
@@ -290,24 +299,67 @@ def cost_overview(session: Session, case: Case) -> dict:
 
 def close(session: Session, case: Case, mediator: Participant, command: Command,
           ctx: Context) -> Plan | None:
-    word, _, note = command.args.partition(" ")
-    outcome = OUTCOMES.get(word.lower().strip())
+    """'#close settled|not-settled [force] [note]': refused while messages are still held,
+    unless dismissed first or forced (held messages are then set aside, never relayed)."""
+    words = command.args.split()
+    outcome = OUTCOMES.get(words[0].lower()) if words else None
+    rest = words[1:]
+    force = bool(rest) and (rest[0].lower() in FORCE or rest[-1].lower() in FORCE)
+    if force:
+        rest = rest[1:] if rest[0].lower() in FORCE else rest[:-1]
+    note = " ".join(rest)
     if case.status == "closed":
         ctx.errors.append(phrase("already-closed", line=command.line))
         return None
     if outcome is None:
         ctx.errors.append(phrase("close-outcome", line=command.line))
         return None
+    held = held_messages(session, case)
+    if held and not force:
+        names = {p.id: p.name for p in session.exec(
+            select(Participant).where(Participant.case_id == case.id))}
+        ctx.errors.append(phrase(
+            "close-held", line=command.line, outcome=outcome,
+            held=[{"seq": m.seq, "name": names.get(m.author_id, "?"),
+                   "words": first_words(m.text)} for m in held]))
+        return None
 
     def run():  # noqa: ANN202
+        for message in held:
+            message.status, message.decided_at = "dismissed", utcnow()
+            session.add(message)
+            audit.record(session, case, "dismissed", actor=mediator.name, message=message.seq,
+                         reason="case closed")
         case.status, case.outcome, case.closed_at = "closed", outcome, utcnow()
-        case.close_note = note.strip()[:1000] or None
+        case.close_note = note[:1000] or None
         session.add(case)
         audit.record(session, case, "closed", actor=mediator.name, outcome=outcome)
         notices = [Notice("closed", case, p, author=mediator, automatic=False,
-                          context={"outcome": outcome, "note": note.strip()})
+                          context={"outcome": outcome, "note": note})
                    for p in parties_of(session, case)]
-        return notices, [phrase("closed", outcome=outcome)]
+        return notices, [phrase("closed", outcome=outcome, dismissed=[m.seq for m in held])]
+
+    return run
+
+
+def dismiss(session: Session, case: Case, mediator: Participant, command: Command,
+            ctx: Context) -> Plan | None:
+    """'#dismiss [n] [reason]': a held message is not relayed; its author is told kindly."""
+    message = held_target(session, case, command, ctx)
+    first, _, rest = command.args.partition(" ")
+    reason = rest.strip() if first.isdigit() else command.args.strip()
+    if message is None:
+        return None
+
+    def run():  # noqa: ANN202
+        author = session.get(Participant, message.author_id)
+        message.status, message.decided_at = "dismissed", utcnow()
+        session.add(message)
+        audit.record(session, case, "dismissed", actor=mediator.name, message=message.seq,
+                     reason=reason)
+        notice = Notice("dismissed", case, author, author=mediator, message=message,
+                        context={"reason": reason, "words": first_words(message.text)})
+        return [notice], [phrase("dismissed", seq=message.seq, name=author.name)]
 
     return run
 
@@ -378,8 +430,10 @@ def overview(session: Session, case: Case) -> dict:
         "people": [p for p in people if p.role == "party"],
         "waiting": waiting,
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
-                  "wrong_sender": bool(m.hold_reason)} for m in held],
+                  "wrong_sender": bool(m.hold_reason), "suggested": bool(m.suggested_text)}
+                 for m in held],
         "minutes": logged_minutes(session, case),
+        "quarantined_count": quarantine.count(session, case),
         "quarantined": [
             {"at": row.received_at, "reason": (row.reason or "")[:160]}
             for row in session.exec(
@@ -392,7 +446,6 @@ def overview(session: Session, case: Case) -> dict:
 
 def link(session: Session, case: Case, mediator: Participant, command: Command,
          ctx: Context) -> Plan | None:
-    from threads.links import resend_links
 
     party = find_party(session, case, command.args, ctx, command.line)
     if party is None:
@@ -433,7 +486,6 @@ def parse_date(text: str, now: datetime, zone: str = "Europe/Amsterdam") -> date
 def awaiting(session: Session, case: Case, mediator: Participant, command: Command,
              ctx: Context) -> Plan | None:
     """'#awaiting Name [date]': the mediator waits for this party's answer."""
-    from threads.reminders import mark_awaiting
 
     name, by = command.args, None
     words = command.args.rsplit(maxsplit=1)
@@ -457,8 +509,6 @@ def awaiting(session: Session, case: Case, mediator: Participant, command: Comma
 def reply_by(session: Session, case: Case, mediator: Participant, command: Command,
              ctx: Context) -> Plan | None:
     """'#reply-by <date>' above a message: it goes to every party, who are reminded after."""
-    from threads.relay import Contribution, new_message, relay_to_parties
-    from threads.reminders import mark_awaiting
 
     by = parse_date(command.args, utcnow())
     if by is None:
@@ -469,8 +519,10 @@ def reply_by(session: Session, case: Case, mediator: Participant, command: Comma
         return None
 
     def run():  # noqa: ANN202
-        message = new_message(session, case, mediator, Contribution(text=ctx.rest.strip()),
-                              "released")
+        contribution = Contribution(text=(ctx.signed_rest or ctx.rest).strip(),
+                                    dedupe_key=ctx.message_key(),
+                                    inbound_id=ctx.inbound_id)
+        message = new_message(session, case, mediator, contribution, "released")
         message.released_text, message.decided_at = message.text, utcnow()
         audit.record(session, case, "mediator-message", actor=mediator.name, message=message.seq)
         people = parties_of(session, case)
@@ -521,6 +573,63 @@ def original(session: Session, case: Case, mediator: Participant, command: Comma
 HANDLERS = {
     "approve": approve, "reject": reject, "private": private, "status": status, "add": add,
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
-    "close": close, "reopen": reopen, "alias": alias, "help": help_, "link": link,
-    "awaiting": awaiting, "reply-by": reply_by, "export": export, "original": original,
+    "close": close, "dismiss": dismiss, "reopen": reopen, "alias": alias, "help": help_,
+    "link": link, "awaiting": awaiting, "reply-by": reply_by, "export": export,
+    "original": original, "suggest": suggest, "review": review_party, "open": open_party,
+    "accept-name": accept_name,
 }
+
+
+def execute(
+    session: Session, case: Case, mediator: Participant, parsed: Parsed, ctx: Context
+) -> list[Notice]:
+    """Check every command first, then carry them all out, then answer the mediator once."""
+    ctx.errors.extend(parsed.errors)
+    plans: list[Plan] = []
+    if not ctx.errors:
+        for command in parsed.commands:
+            plan = HANDLERS[command.name](session, case, mediator, command, ctx)
+            if plan is not None:
+                plans.append(plan)
+    notices: list[Notice] = []
+    lines: list[dict[str, Any]] = []
+    if not ctx.errors:
+        for plan in plans:
+            produced, said = plan()
+            notices += produced
+            lines += said
+        uses_text = any(c.name in TAKES_TEXT for c in parsed.commands)
+        if parsed.rest and not uses_text:
+            lines.append(phrase("text-not-sent"))
+    for command in parsed.commands:
+        audit.record(
+            session, case, "command", actor=mediator.name, command=command.line[:200],
+            accepted=not ctx.errors,
+        )
+    if ctx.errors or lines or not notices:
+        notices.append(
+            Notice(
+                "command-reply", case, mediator, author=mediator, answers=ctx.answers,
+                context={"lines": lines, "errors": ctx.errors},
+            )
+        )
+    return notices
+
+
+def from_mediator(
+    session: Session, case: Case, mediator: Participant, contribution: Contribution
+) -> list[Notice]:
+    """The mediator's mail: its command lines carried out (all or none), or, without any,
+    their message passed on (threads.relay.mediator_message)."""
+    parsed = parse(contribution.text)
+    if not (parsed.commands or parsed.errors):
+        return mediator_message(session, case, mediator, contribution)
+    private_with = contribution.counterpart if contribution.channel == "private" else None
+    ctx = Context(
+        refs=contribution.refs, rest=parsed.rest, answers=contribution.message_id,
+        private_with=private_with, max_participants=contribution.max_participants,
+        mail_key=contribution.dedupe_key, inbound_id=contribution.inbound_id,
+        signed_rest=parse(contribution.signed_text).rest
+        if contribution.signed_text else parsed.rest,
+    )
+    return execute(session, case, mediator, parsed, ctx)

@@ -12,6 +12,8 @@ everyone signs again.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from threads import audit
 from threads.cases import mediator_of, parties_of
-from threads.models import Case, CaseAgreement, Participant, Signature, utcnow
+from threads.models import AuditEvent, Case, CaseAgreement, Participant, Signature, utcnow
 from threads.notices import Notice
 
 
@@ -36,8 +38,44 @@ def money(amount: float, lang: str = "nl") -> str:
     return "€" + text
 
 
+# Dutch and Flemish name particles, written before the surname ("de Wit", "van der Berg").
+_PARTICLES = {"de", "den", "der", "van", "von", "het", "'t", "t", "te", "ter", "ten", "in",
+              "op", "la", "le", "du", "da", "di", "d'", "l'", "s", "'s", "vd", "v/d"}
+
+
+def _name_words(name: str) -> list[str]:
+    """Lower case, accents and punctuation gone, initials split: 'S.J. de Wit' ->
+    ['s', 'j', 'de', 'wit']."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name)
+                    if not unicodedata.combining(c)).casefold()
+    plain = re.sub(r"[.,]", " ", plain.replace("-", " - "))
+    return [w for w in plain.split() if w != "-"]
+
+
+def _split(words: list[str]) -> tuple[list[str], list[str]]:
+    """(first names, surname with its particles): the surname is the last word and the
+    particles just before it."""
+    at = len(words) - 1
+    while at > 1 and words[at - 1].casefold() in _PARTICLES:
+        at -= 1
+    return words[:at], words[at:]
+
+
 def same_name(typed: str, name: str) -> bool:
-    return " ".join(typed.split()).casefold() == " ".join(name.split()).casefold()
+    """The name typed under a signature is the participant's own name, allowing for case,
+    accents, spacing, hyphens and initials for the first names ('S. de Wit' signs for
+    'Sanne de Wit', 'S.J. de Wit' for 'Sanne Johanna de Wit'). The surname must be whole."""
+    typed_words, name_words = _name_words(typed), _name_words(name)
+    if not typed_words or not name_words:
+        return False
+    if typed_words == name_words:
+        return True
+    typed_first, typed_last = _split(typed_words)
+    name_first, name_last = _split(name_words)
+    if typed_last != name_last or len(typed_first) != len(name_first):
+        return False
+    return all(t == n or (len(t) == 1 and n.startswith(t))
+               for t, n in zip(typed_first, name_first, strict=True))
 
 
 class AgreementChanged(Exception):
@@ -96,7 +134,11 @@ def signing_problems(participant: Participant, typed_name: str, consent: bool) -
     if not typed_name.strip():
         problems["typed_name"] = "name-required"
     elif not same_name(typed_name, participant.name):
-        problems["typed_name"] = "name-mismatch"
+        # Say what is expected, not only that it is wrong: the name, and that initials do.
+        first, last = _split(participant.name.split())
+        example = " ".join([*(f"{w[0].upper()}." for w in first), *last])
+        problems["typed_name"] = {"code": "name-mismatch",
+                                  "params": {"name": participant.name, "example": example}}
     if not consent:
         problems["consent"] = "consent-required"
     return problems
@@ -138,6 +180,37 @@ def sign(
         Notice("signed-copy", case, participant, author=mediator, context=context),
         Notice("signed-to-mediator", case, mediator, context={**context, "party": participant}),
     ]
+
+
+def text_changed(
+    session: Session, case: Case, change: dict, actor: str, exclude: Participant | None = None,
+) -> list[Notice]:
+    """The agreement reads differently now (``change``: a party added or removed, a new name,
+    a new rate): every party who had signed is told why and signs again with a fresh link.
+    The change is recorded so that the agreement page can say what changed."""
+    audit.record(session, case, "agreement-changed", actor=actor, **change)
+    mediator = mediator_of(session, case)
+    notices = []
+    for party in parties_of(session, case):
+        if party.signed_at is None:
+            continue
+        party.signed_at = None  # their signature is under the older text
+        session.add(party)
+        audit.record(session, case, "signature-outdated", participant=party.name)
+        if exclude is None or party.id != exclude.id:
+            notices.append(Notice("agreement-changed", case, party, author=mediator,
+                                  automatic=False, context={"change": change}))
+    return notices
+
+
+def last_change(session: Session, case: Case) -> dict | None:
+    """What changed in the agreement most recently (for the page a party signs again on)."""
+    event = session.exec(
+        select(AuditEvent).where(AuditEvent.case_id == case.id,
+                                 AuditEvent.kind == "agreement-changed")
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+    return dict(event.detail) if event is not None else None
 
 
 def signatures_of(session: Session, case: Case) -> list[Signature]:

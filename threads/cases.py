@@ -42,9 +42,12 @@ def _problem(key: str, text: str, **values: object) -> dict:
 class PartySpec:
     name: str
     email: str
+    relation: str | None = None  # a role the intake form knows (e.g. grandparent)
 
 
-_PARTY = re.compile(r"^(?P<name>[^<>]*?)\s*<(?P<address>[^<>]*)>$")
+# 'Name <email>', optionally followed by 'role: grandparent' (or Dutch 'rol: grootouder').
+_PARTY = re.compile(r"^(?P<name>[^<>]*?)\s*<(?P<address>[^<>]*)>"
+                    r"(?:\s*,?\s*(?:role|rol)\s*:\s*(?P<role>[^<>,]+?))?$", re.IGNORECASE)
 
 
 def parse_party(text: str) -> PartySpec:
@@ -63,7 +66,30 @@ def parse_party(text: str) -> PartySpec:
     except ValueError as error:
         raise CaseError([_problem("case-bad-address", str(error),
                                   value=match["address"].strip())]) from None
-    return PartySpec(name=name, email=address)
+    role = " ".join(match["role"].split()).lower() if match["role"] else None
+    return PartySpec(name=name, email=address, relation=role)
+
+
+def resolve_roles(parties: list[PartySpec], roles: dict[str, dict[str, str]]) -> list[PartySpec]:
+    """Each party's role as the form names it (its id, or its Dutch or English label);
+    CaseError naming every role the form does not know."""
+    words = {name: name for name in roles}
+    for name, labels in roles.items():
+        words.update({label.lower(): name for label in labels.values()})
+    problems, resolved = [], []
+    for party in parties:
+        if party.relation is None or party.relation == "party":
+            resolved.append(PartySpec(party.name, party.email))
+        elif party.relation in words:
+            resolved.append(PartySpec(party.name, party.email, words[party.relation]))
+        else:
+            problems.append(_problem(
+                "case-unknown-role", f"the intake form has no role '{party.relation}' "
+                f"(known: {', '.join(sorted(roles)) or 'none'})",
+                role=party.relation, known=sorted(roles)))
+    if problems:
+        raise CaseError(problems)
+    return resolved
 
 
 def find_mediator(mediators: list[MediatorSettings], email: str) -> MediatorSettings | None:
@@ -145,8 +171,9 @@ def open_case(
     session.add(lead)
     members = [
         Participant(
-            case_id=case.id, role="party", name=p.name, email=p.email,
+            case_id=case.id, role="party", relation=p.relation, name=p.name, email=p.email,
             language=language, token=new_token(), private_token=new_token(),
+            mediator_token=new_token(),
         )
         for p in parties
     ]

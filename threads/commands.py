@@ -8,14 +8,15 @@ mail templates word in the mediator's language.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from threads import audit
 from threads.models import Case, Message, OutgoingMail, Participant
 from threads.notices import Notice
 
@@ -30,12 +31,16 @@ ALIASES = {
     "add": "add", "toevoegen": "add",
     "remove": "remove", "verwijderen": "remove",
     "moderation": "moderation", "moderatie": "moderation",
+    "review": "review", "beoordelen": "review", "beoordeling": "review", "open": "open",
     "remind": "remind", "herinner": "remind", "herinnering": "remind",
     "time": "time", "tijd": "time", "uren": "time",
     "costs": "costs", "kosten": "costs",
     "close": "close", "sluiten": "close", "afsluiten": "close",
     "reopen": "reopen", "heropenen": "reopen",
+    "dismiss": "dismiss", "negeren": "dismiss",
+    "suggest": "suggest", "voorstel-tekst": "suggest", "suggestie": "suggest",
     "alias": "alias",
+    "accept-name": "accept-name", "naam-akkoord": "accept-name",
     "link": "link", "links": "link",
     "awaiting": "awaiting", "wacht": "awaiting", "wachtop": "awaiting",
     "reply-by": "reply-by", "antwoord-voor": "reply-by", "reageer-voor": "reply-by",
@@ -44,8 +49,8 @@ ALIASES = {
     "help": "help", "hulp": "help",
 }
 # Commands whose text below the command lines is theirs (an edited release, a private note,
-# a message the parties are asked to answer by a date).
-TAKES_TEXT = {"approve", "private", "reply-by"}
+# a message the parties are asked to answer by a date, a wording offered to the author).
+TAKES_TEXT = {"approve", "private", "reply-by", "suggest"}
 
 
 def phrase(key: str, **values: Any) -> dict[str, Any]:
@@ -76,6 +81,22 @@ class Context:
     private_with: Participant | None = None  # set when the mail came in on a private line
     max_participants: int = 30
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # the text below the commands with the mediator's closing kept: for their own messages
+    # (#private, #reply-by); an edited party message (#approve, #suggest) uses ``rest``
+    signed_rest: str = ""
+    mail_key: str = ""  # the mail's dedupe key (Message-ID and body hash)
+    inbound_id: int | None = None
+    made: int = 0  # messages this mail's commands have stored so far
+
+    def message_key(self) -> str:
+        """A dedupe key for the next message a command of this mail stores, derived from the
+        mail's own key and the message's place in it: ``UNIQUE (author, dedupe_key)`` must
+        hold for three #private lines in one case (an empty key was refused the second time),
+        and the same mail decided again derives the same keys."""
+        self.made += 1
+        if not self.mail_key:
+            return uuid.uuid4().hex
+        return hashlib.sha256(f"{self.mail_key}#{self.made}".encode()).hexdigest()
 
 
 Plan = Callable[[], tuple[list[Notice], list[dict[str, Any]]]]
@@ -103,44 +124,6 @@ def parse(text: str) -> Parsed:
         index += 1
     parsed.rest = "\n".join(lines[index:]).strip()
     return parsed
-
-
-def execute(
-    session: Session, case: Case, mediator: Participant, parsed: Parsed, ctx: Context
-) -> list[Notice]:
-    """Check every command first, then carry them all out, then answer the mediator once."""
-    from threads.actions import HANDLERS
-
-    ctx.errors.extend(parsed.errors)
-    plans: list[Plan] = []
-    if not ctx.errors:
-        for command in parsed.commands:
-            plan = HANDLERS[command.name](session, case, mediator, command, ctx)
-            if plan is not None:
-                plans.append(plan)
-    notices: list[Notice] = []
-    lines: list[dict[str, Any]] = []
-    if not ctx.errors:
-        for plan in plans:
-            produced, said = plan()
-            notices += produced
-            lines += said
-        uses_text = any(c.name in TAKES_TEXT for c in parsed.commands)
-        if parsed.rest and not uses_text:
-            lines.append(phrase("text-not-sent"))
-    for command in parsed.commands:
-        audit.record(
-            session, case, "command", actor=mediator.name, command=command.line[:200],
-            accepted=not ctx.errors,
-        )
-    if ctx.errors or lines or not notices:
-        notices.append(
-            Notice(
-                "command-reply", case, mediator, author=mediator, answers=ctx.answers,
-                context={"lines": lines, "errors": ctx.errors},
-            )
-        )
-    return notices
 
 
 def target_message(
@@ -177,6 +160,29 @@ def target_message(
             phrase("which-message", line=command.line, numbers=[m.seq for m in held])
         )
     return None
+
+
+def held_target(session: Session, case: Case, command: Command, ctx: Context) -> Message | None:
+    """The message meant, when it still waits for the mediator's decision."""
+    message = target_message(session, case, command, ctx)
+    if message is not None and message.status != "held":
+        ctx.errors.append(phrase("already-decided", line=command.line, seq=message.seq,
+                                 status=message.status))
+        return None
+    return message
+
+
+def first_words(text: str, count: int = 8) -> str:
+    """The opening of a message, to recognise it by in a list."""
+    words = text.split()
+    return " ".join(words[:count]) + (" …" if len(words) > count else "")
+
+
+def held_messages(session: Session, case: Case) -> list[Message]:
+    return list(session.exec(
+        select(Message).where(Message.case_id == case.id, Message.status == "held")
+        .order_by(col(Message.seq))
+    ).all())
 
 
 def find_party(

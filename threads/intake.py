@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-TYPES = ("text", "longtext", "choice", "multichoice", "yesno", "date", "number", "scale")
+TYPES = ("text", "longtext", "tel", "choice", "multichoice", "yesno", "date", "number", "scale")
+# A party opened without a role has this one; a form may ask some roles other questions.
+DEFAULT_ROLE = "party"
+_PHONE = re.compile(r"^\+?[0-9 ()./-]{6,30}$")
 LANGUAGES = ("nl", "en")
 YES_NO = ("yes", "no")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -63,6 +66,7 @@ class Question:
     high: dict[str, str] = field(default_factory=dict)
     safety: bool = False
     alert_on: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()  # asked only of parties with one of these roles; () = all
 
     def values(self) -> tuple[str, ...]:
         if self.type == "yesno":
@@ -84,6 +88,7 @@ class Section:
     title: dict[str, str]
     intro: dict[str, str]
     questions: tuple[Question, ...]
+    roles: tuple[str, ...] = ()  # shown only to parties with one of these roles; () = all
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,33 @@ class Form:
     title: dict[str, str]
     intro: dict[str, str]
     sections: tuple[Section, ...]
+    roles: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> nl/en label
 
     @property
     def questions(self) -> dict[str, Question]:
         return {q.id: q for section in self.sections for q in section.questions}
+
+    def for_role(self, role: str | None) -> Form:
+        """The form as one party sees it: the sections and questions for their role (a
+        grandparent is not asked about a separation). A question whose ``show_if`` depends
+        on a question this role is not asked is not asked either."""
+        role = role or DEFAULT_ROLE
+        kept: set[str] = set()
+        sections = []
+        for section in self.sections:
+            if section.roles and role not in section.roles:
+                continue
+            questions = []
+            for question in section.questions:
+                if question.roles and role not in question.roles:
+                    continue
+                if question.show_if is not None and question.show_if[0] not in kept:
+                    continue
+                kept.add(question.id)
+                questions.append(question)
+            if questions:
+                sections.append(replace(section, questions=tuple(questions)))
+        return replace(self, sections=tuple(sections))
 
     def section(self, index: int) -> Section:
         return self.sections[index]
@@ -121,6 +149,10 @@ def parse_answer(question: Question, raw: list[str]) -> tuple[Answer, Problem | 
     if not raw:
         return None, None
     kind, first = question.type, raw[0]
+    if kind == "tel":
+        if not _PHONE.match(first) or sum(c.isdigit() for c in first) < 6:
+            return first, Problem("not-a-phone")
+        return first, None
     if kind in ("text", "longtext"):
         limit = question.max_length or (200 if kind == "text" else 5000)
         if len(first) > limit:

@@ -19,6 +19,12 @@ The file format, in short (see ``intake_forms/default.toml`` for a full example)
     show_if = { question = "earlier_id", any = ["yes"] }  # optional
     safety = true                 # a safety screening question ...
     alert_on = ["yes"]            # ... and the answers that alert the mediator at once
+    roles = ["grandparent"]       # optional, on a question or a section: asked only of these
+
+A form may name roles besides the default ``party`` (``--role grandparent`` when opening)::
+
+    [roles]
+    grandparent = { nl = "grootouder", en = "grandparent" }
 
 Every problem names the file, the section or question, and what is wrong. Unknown keys are
 problems too, so a misspelt ``requird`` never silently makes a question optional.
@@ -32,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from threads.intake import (
+    DEFAULT_ROLE,
     ID_PATTERN,
     LANGUAGES,
     TYPES,
@@ -42,11 +49,11 @@ from threads.intake import (
     Section,
 )
 
-_FORM_KEYS = {"title", "intro", "section"}
-_SECTION_KEYS = {"id", "title", "intro", "question"}
+_FORM_KEYS = {"title", "intro", "section", "roles"}
+_SECTION_KEYS = {"id", "title", "intro", "question", "roles"}
 _QUESTION_KEYS = {
     "id", "type", "label", "help", "required", "options", "show_if", "min", "max",
-    "max_length", "low", "high", "safety", "alert_on",
+    "max_length", "low", "high", "safety", "alert_on", "roles",
 }
 
 
@@ -79,6 +86,35 @@ class _Checker:
             self.problem(place, f"unknown key '{key}'")
 
 
+def _roles(check: _Checker, place: str, value: Any, declared: set[str]) -> tuple[str, ...]:
+    """A ``roles`` list: every name declared in the form's [roles] table (or ``party``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        check.problem(place, "'roles' must be a list of role names")
+        return ()
+    for role in value:
+        if role != DEFAULT_ROLE and role not in declared:
+            check.problem(place, f"role '{role}' is not in the form's [roles] table")
+    return tuple(value)
+
+
+def _declared_roles(check: _Checker, value: Any) -> dict[str, dict[str, str]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        check.problem("[roles]", "must be a table of role = { nl = ..., en = ... }")
+        return {}
+    roles = {}
+    for name, label in value.items():
+        if not ID_PATTERN.match(name) or name == DEFAULT_ROLE:
+            check.problem("[roles]", f"'{name}' must be lower-case letters, digits and _ "
+                          f"(and not '{DEFAULT_ROLE}', which every form has)")
+            continue
+        roles[name] = check.texts(f"role '{name}'", "label", label)
+    return roles
+
+
 def _options(check: _Checker, place: str, data: dict) -> tuple[Option, ...]:
     raw = data.get("options", [])
     if not isinstance(raw, list):
@@ -99,7 +135,8 @@ def _options(check: _Checker, place: str, data: dict) -> tuple[Option, ...]:
     return tuple(options)
 
 
-def _question(check: _Checker, data: dict, known: dict[str, Question]) -> Question | None:
+def _question(check: _Checker, data: dict, known: dict[str, Question],
+              declared: set[str]) -> Question | None:
     qid = data.get("id")
     if not isinstance(qid, str) or not ID_PATTERN.match(qid):
         check.problem("question", f"id {qid!r} must be lower-case letters, digits and _")
@@ -142,6 +179,7 @@ def _question(check: _Checker, data: dict, known: dict[str, Question]) -> Questi
         low=check.texts(place, "low", data.get("low"), required=False),
         high=check.texts(place, "high", data.get("high"), required=False),
         safety=bool(data.get("safety", False)),
+        roles=_roles(check, place, data.get("roles"), declared),
     )
     show_if = data.get("show_if")
     if show_if is not None:
@@ -193,6 +231,7 @@ def parse_form(name: str, data: dict, where: str) -> tuple[Form | None, list[str
     check.unknown("", data, _FORM_KEYS)
     title = check.texts("", "title", data.get("title"))
     intro = check.texts("", "intro", data.get("intro"), required=False)
+    roles = _declared_roles(check, data.get("roles"))
     known: dict[str, Question] = {}
     sections: list[Section] = []
     raw_sections = data.get("section")
@@ -213,7 +252,8 @@ def parse_form(name: str, data: dict, where: str) -> tuple[Form | None, list[str
         check.unknown(place, raw, _SECTION_KEYS)
         questions = []
         for item in raw.get("question", []):
-            question = _question(check, item, known) if isinstance(item, dict) else None
+            question = (_question(check, item, known, set(roles))
+                        if isinstance(item, dict) else None)
             if question is not None:
                 known.setdefault(question.id, question)
                 questions.append(question)
@@ -223,12 +263,13 @@ def parse_form(name: str, data: dict, where: str) -> tuple[Form | None, list[str
             id=str(sid), title=check.texts(place, "title", raw.get("title")),
             intro=check.texts(place, "intro", raw.get("intro"), required=False),
             questions=tuple(questions),
+            roles=_roles(check, place, raw.get("roles"), set(roles)),
         ))
     if raw_sections and not any(q.safety for q in known.values()):
         check.problem("", "no safety screening question (a question with safety = true)")
     if check.problems:
         return None, check.problems
-    return Form(name=name, title=title, intro=intro, sections=tuple(sections)), []
+    return Form(name=name, title=title, intro=intro, sections=tuple(sections), roles=roles), []
 
 
 def load_form(path: Path) -> Form:

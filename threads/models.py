@@ -7,11 +7,14 @@ outgoing copies it causes (DESIGN.md, "One reply, end to end").
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON as SAJSON
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from threads.sealed import SealedJSON, SealedText
 
 
 def utcnow() -> datetime:
@@ -41,13 +44,19 @@ class Participant(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     role: str = Field(max_length=10)  # mediator | party
-    name: str = Field(max_length=200)
+    # What a party is to the case when the intake form asks some parties other questions
+    # (threads.intake: a grandparent is not asked about a separation); None: a plain party.
+    relation: str | None = Field(default=None, max_length=40)
+    name: str = Field(sa_column=Column(SealedText(), nullable=False))
     email: str = Field(max_length=320)
     language: str = Field(default="nl", max_length=5)
     token: str = Field(index=True, unique=True, max_length=40)
     # A party's private line to the mediator: mail from the mediator to this address reaches
     # only this party, and the party's private messages reach the mediator from it.
     private_token: str | None = Field(default=None, index=True, unique=True, max_length=40)
+    # The mediator's own line to this party: only ever in mail sent to the mediator, so mail
+    # arriving there can be the mediator's (threads.rules); the party's line never can.
+    mediator_token: str | None = Field(default=None, index=True, unique=True, max_length=40)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     registered_at: datetime | None = None
@@ -57,9 +66,26 @@ class Participant(SQLModel, table=True):
     bouncing: bool = False
     # set when a copy to them could not be delivered; cleared by the next one that could
     delivery_failed_at: datetime | None = None
+    # set when a bounce came back in this episode: the relay accepting a later copy proves
+    # nothing then, so the episode ends only when the participant's own mail arrives
+    bounce_seen_at: datetime | None = None
     away_note: str | None = Field(default=None, max_length=300)
+    # a name the party asked for on the registration page, until the mediator agrees
+    proposed_name: str | None = Field(default=None, max_length=200)
+    # None: the case's moderation; "review" or "open" for this party alone (#review, #open Name)
+    moderation: str | None = Field(default=None, max_length=10)
     # Raised to revoke every signed link this participant was given (threads/links.py).
     link_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class InboundStatus(StrEnum):
+    """What became of an inbound mail. A StrEnum: stored and compared as the plain string."""
+
+    PENDING = "pending"  # stored, not yet decided
+    PROCESSED = "processed"  # decided: something was stored, held, sent or answered
+    DUPLICATE = "duplicate"  # the same mail (Message-ID and body) was decided before
+    QUARANTINED = "quarantined"  # could not be processed: kept, listed, retried by hand
+    IGNORED = "ignored"  # read and deliberately left (bounce of nothing, stranger, ...)
 
 
 class InboundMail(SQLModel, table=True):
@@ -74,8 +100,7 @@ class InboundMail(SQLModel, table=True):
     sha256: str = Field(max_length=64, index=True)
     message_id: str | None = Field(default=None, max_length=500)
     source: str = Field(default="smtp", max_length=10)  # smtp | lmtp | imap | cli
-    status: str = Field(default="pending", max_length=20, index=True)
-    # pending | processed | duplicate | quarantined | ignored
+    status: str = Field(default=InboundStatus.PENDING, max_length=20, index=True)
     classification: str | None = Field(default=None, max_length=30)
     reason: str | None = Field(default=None, max_length=2000)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
@@ -83,6 +108,17 @@ class InboundMail(SQLModel, table=True):
     claimed_until: datetime | None = None
     claimed_by: str | None = Field(default=None, max_length=200)  # threads.claims
     processed_at: datetime | None = None
+
+
+class MessageStatus(StrEnum):
+    """Where a message stands (a StrEnum: stored and compared as the plain string)."""
+
+    HELD = "held"  # waiting for the mediator's decision
+    RELEASED = "released"  # passed on to the parties
+    REJECTED = "rejected"  # returned to its author
+    DELIVERED = "delivered"  # the mediator's own, or a private line's: sent as it was
+    DISMISSED = "dismissed"  # set aside by #dismiss, or when the case was closed by force
+    SUPERSEDED = "superseded"  # the author rewrote it after the mediator's #suggest
 
 
 class Message(SQLModel, table=True):
@@ -102,12 +138,13 @@ class Message(SQLModel, table=True):
     channel: str = Field(default="shared", max_length=10)  # shared | private
     # for a private message: the party the mediator is talking with
     counterpart_id: int | None = Field(default=None, foreign_key="participant.id")
-    status: str = Field(default="held", max_length=20)
-    # held | released | rejected | delivered (mediator's own) | private
+    status: str = Field(default=MessageStatus.HELD, max_length=20)  # MessageStatus
     hold_reason: str | None = Field(default=None, max_length=500)
-    subject: str = Field(default="", max_length=500)
-    text: str = ""
-    released_text: str | None = None
+    subject: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    text: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    released_text: str | None = Field(default=None, sa_column=Column(SealedText(), nullable=True))
+    # the mediator's wording offered to the author (#suggest); released only with their "yes"
+    suggested_text: str | None = Field(default=None, sa_column=Column(SealedText(), nullable=True))
     message_id: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None
@@ -137,6 +174,16 @@ class OutgoingMail(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class MailDecision(SQLModel, table=True):
+    """One mail decided for one case (or for the open address): the key is a hash of its
+    Message-ID, its body and the case. Inserted with the decision, so a redelivered mail, or
+    the same mail to several of a case's addresses, is carried out once."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    inbound_id: int | None = Field(default=None, foreign_key="inboundmail.id")
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -293,7 +340,7 @@ class IntakeAnswer(SQLModel, table=True):
     participant_id: int = Field(foreign_key="participant.id", index=True)
     form: str = Field(max_length=60)
     question_id: str = Field(max_length=60)
-    value: Any = Field(default=None, sa_column=Column(SAJSON, nullable=True))
+    value: Any = Field(default=None, sa_column=Column(SealedJSON(), nullable=True))
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -306,12 +353,12 @@ class Signature(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     participant_id: int = Field(foreign_key="participant.id", index=True)
     sha256: str = Field(max_length=64)
-    text: str = ""
-    typed_name: str = Field(max_length=200)
+    text: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    typed_name: str = Field(sa_column=Column(SealedText(), nullable=False))
     language: str = Field(default="nl", max_length=5)
     signed_at: datetime = Field(default_factory=utcnow)
-    ip: str = Field(default="", max_length=64)
-    user_agent: str = Field(default="", max_length=500)
+    ip: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    user_agent: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
 
 
 class CaseAgreement(SQLModel, table=True):

@@ -11,6 +11,15 @@ from typing import Any
 
 from threads.models import Case, Message, Participant
 
+# Mail to a party about their own steps (a receipt, a copy of their intake or signature, a
+# reminder) comes from their private line: a reply to it reaches the mediator alone, never
+# the other parties (confidential by default).
+PRIVATE_REPLY_KINDS = frozenset({
+    "received", "dismissed", "moderation-changed", "agreement-changed", "name-changed",
+    "intake-copy", "signed-copy", "reminder", "reminder-register", "reminder-intake",
+    "reminder-sign", "reminder-reply",
+})
+
 
 @dataclass
 class Notice:
@@ -26,6 +35,13 @@ class Notice:
     automatic: bool = True  # RFC 3834 Auto-Submitted: auto-replied / auto-generated
     channel: str = "shared"  # "private": on the counterpart party's private line
     counterpart: Participant | None = None
+
+    def __post_init__(self) -> None:
+        recipient = self.recipient
+        if (self.kind in PRIVATE_REPLY_KINDS and self.channel == "shared"
+                and recipient is not None and recipient.role == "party"
+                and recipient.private_token):
+            self.channel, self.counterpart = "private", recipient
 
     @property
     def lang(self) -> str:

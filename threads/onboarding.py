@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from threads import agreement, audit, readiness
+from threads import agreement, audit, names, readiness
 from threads.agreement import Agreements
 from threads.cases import lock_case, mediator_of, parties_of
 from threads.intake import Answer, Form, Problem, check_page, display, missing, visible, worrying
@@ -74,8 +74,10 @@ class Onboarding:
     forms: dict[str, Form]
     agreements: Agreements
 
-    def form_of(self, case: Case) -> Form:
-        return self.forms.get(case.intake_form) or self.forms["default"]
+    def form_of(self, case: Case, participant: Participant | None = None) -> Form:
+        """The case's form; for a participant, as their role sees it (Form.for_role)."""
+        form = self.forms.get(case.intake_form) or self.forms["default"]
+        return form.for_role(participant.relation) if participant is not None else form
 
     # -- registration ---------------------------------------------------------------------
     def register(
@@ -94,10 +96,15 @@ class Onboarding:
             problems["privacy"] = "privacy-required"
         if not confidentiality:
             problems["confidentiality"] = "confidentiality-required"
+        elif names.taken(session, case, participant, name):
+            problems["name"] = "name-taken"
         if problems:
             return problems, []
         case = lock_case(session, case.id)
-        participant.name, participant.language = name, language
+        # A different name is only proposed: the mediator decides (threads.names).
+        proposal = names.propose(session, case, participant, name)
+        participant.language = language
+        name = participant.name
         first = participant.registered_at is None
         if first:
             participant.registered_at = utcnow()
@@ -105,7 +112,7 @@ class Onboarding:
         audit.record(session, case, "registered" if first else "registration-updated",
                      actor=name, participant=name, language=language,
                      privacy=True, confidentiality=True)
-        return {}, self.check_ready(session, case)
+        return {}, proposal + self.check_ready(session, case)
 
     # -- intake ---------------------------------------------------------------------------
     def save_page(
@@ -113,7 +120,7 @@ class Onboarding:
         raw: dict[str, list[str]], *, require: bool,
     ) -> tuple[dict[str, Problem], list[Notice]]:
         """Store one page's acceptable answers (even when others on it have problems)."""
-        form = self.form_of(case)
+        form = self.form_of(case, participant)
         case = lock_case(session, case.id)
         rows = {  # the party's answers, read once: checked against, updated, then screened
             row.question_id: row for row in session.exec(
@@ -167,7 +174,7 @@ class Onboarding:
         self, session: Session, case: Case, participant: Participant
     ) -> tuple[list, list[Notice]]:
         """Submit the intake; returns (unanswered required questions with page, notices)."""
-        form = self.form_of(case)
+        form = self.form_of(case, participant)
         case = lock_case(session, case.id)
         session.refresh(participant)
         if participant.intake_submitted_at is not None:
@@ -225,6 +232,14 @@ class Onboarding:
                 party.signed_at = None
                 session.add(party)
                 audit.record(session, case, "signature-outdated", participant=party.name)
+            elif party.signed_at is None and session.exec(select(Signature.id).where(
+                    Signature.participant_id == party.id)).first() is not None:
+                # a change that did not touch this party's text (agreement.text_changed
+                # cannot render it): their signature still counts
+                current = self.agreements.current(session, case, party)
+                if current is not None:
+                    party.signed_at = current.signed_at
+                    session.add(party)
 
     def check_ready(self, session: Session, case: Case) -> list[Notice]:
         """The readiness mail, exactly once (``threads.readiness`` claims it), with the
@@ -235,10 +250,9 @@ class Onboarding:
             if notice.kind != "ready" or notice.recipient is None:
                 continue
             lang = notice.recipient.language
-            form = self.form_of(case)
             notice.context["overview"] = [
                 {"party": p, "signature": self.agreements.current(session, case, p),
-                 "summary": summarize(form, answers_of(session, p), lang)}
+                 "summary": summarize(self.form_of(case, p), answers_of(session, p), lang)}
                 for p in parties_of(session, case)
             ]
         return notices

@@ -9,12 +9,21 @@ option but is malformed is reported, together with every other problem, and noth
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from threads.cases import CaseError, PartySpec, find_mediator, open_case, parse_party
+from threads.cases import (
+    CaseError,
+    PartySpec,
+    find_mediator,
+    open_case,
+    parse_party,
+    resolve_roles,
+)
 from threads.commands import phrase
+from threads.intake import Form
 from threads.models import Case
 from threads.notices import Notice
 from threads.settings import CaseSettings, MediatorSettings
@@ -78,7 +87,7 @@ def open_by_mail(
     mediators: list[MediatorSettings],
     settings: CaseSettings,
     platform_fee: float = 0.0,
-    intake_forms: set[str] | None = None,
+    intake_forms: Mapping[str, Form] | None = None,
     answers: str | None = None,
     default_language: str = "nl",
 ) -> tuple[Case | None, list[Notice]]:
@@ -88,12 +97,14 @@ def open_by_mail(
     if mediator is None:
         return None, [Notice("open-refused", None, None, to_address=sender,
                              language=default_language, answers=answers)]
-    request = read_request(subject, text, intake_forms)
+    request = read_request(subject, text, set(intake_forms) if intake_forms else None)
     problems = list(request.problems)
     if not problems:
         try:
+            form = (intake_forms or {}).get(request.intake or "default")
+            parties = resolve_roles(request.parties, form.roles if form else {})
             case, notices = open_case(
-                session, title=request.title, mediator=mediator, parties=request.parties,
+                session, title=request.title, mediator=mediator, parties=parties,
                 settings=settings, moderation=request.moderation, language=request.language,
                 intake_form=request.intake or "default", platform_fee=platform_fee,
             )

@@ -19,6 +19,7 @@ from threads import audit
 from threads.cases import lock_case, mediator_of, parties_of
 from threads.models import Case, Participant, Reminder, utcnow
 from threads.notices import Notice
+from threads.reminders import Due, claim
 
 STEP_COLUMN = {"register": "registered_at", "intake": "intake_submitted_at", "sign": "signed_at"}
 READY = "ready"
@@ -70,8 +71,6 @@ def check_ready(
     ).first()
     if already is not None:
         return []
-    from threads.reminders import Due, claim
-
     now = now or utcnow()
     if not claim(session, Due(READY, case.id, mediator.id, 0, 1, now), mediator.id, now):
         return []

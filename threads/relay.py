@@ -7,18 +7,21 @@
   alone; nothing there ever reaches another party.
 - A message from an address that is not the participant's is held, never relayed.
 - A closed case accepts only the mediator's commands; anyone else is told it is closed.
+
+Which of these applies to a mail is decided by threads.rules; this module carries it out.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from threads import attachments, audit, commands
+from threads import attachments, audit, commands, suggestions
 from threads.cases import mediator_of, parties_of
 from threads.models import Case, Message, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
@@ -33,6 +36,7 @@ class Contribution:
     """What arrived, already reduced to the author's new words by the mail pipeline."""
 
     text: str
+    signed_text: str = ""  # the text with the writer's closing kept (used for the mediator)
     subject: str = ""
     message_id: str | None = None
     refs: list[str] = field(default_factory=list)  # In-Reply-To first, then References
@@ -45,57 +49,6 @@ class Contribution:
     counterpart: Participant | None = None  # private: the party whose line this is
     max_participants: int = 30
     files: list[attachments.IncomingFile] = field(default_factory=list)
-
-
-def receive(
-    session: Session, case: Case, author: Participant, contribution: Contribution
-) -> list[Notice] | None:
-    """Decide what happens to one contribution; None when it was already received before."""
-    notices = _decide(session, case, author, contribution)
-    refused = attachments.held_back(contribution.files)
-    if notices and refused and contribution.sender_matches:
-        # The author hears which files did not travel, and why; the mediator sees it too.
-        notices.append(Notice("files-held", case, author, author=mediator_of(session, case),
-                              answers=contribution.message_id,
-                              context={"files": refused}))
-    return notices
-
-
-def _decide(
-    session: Session, case: Case, author: Participant, contribution: Contribution
-) -> list[Notice] | None:
-    if contribution.dedupe_key and session.exec(
-        select(Message.id).where(
-            Message.author_id == author.id, Message.dedupe_key == contribution.dedupe_key
-        )
-    ).first():
-        return None
-    if not contribution.sender_matches:
-        return hold(session, case, author, contribution, WRONG_SENDER)
-    author.last_message_at = utcnow()
-    session.add(author)
-    if author.role == "mediator" and contribution.hold_reason:
-        return [Notice("command-reply", case, author, author=author,
-                       answers=contribution.message_id,
-                       context={"lines": [], "errors": [commands.phrase("no-token")]})]
-    if author.role == "mediator":
-        return _from_mediator(session, case, author, contribution)
-    if case.status == "closed":
-        if sent_recently(session, "case-closed", author.email, 24, case):
-            return []
-        return [Notice("case-closed", case, author, author=mediator_of(session, case),
-                       answers=contribution.message_id)]
-    if contribution.hold_reason:
-        return hold(session, case, author, contribution, contribution.hold_reason)
-    if asks_for_links(contribution.text):
-        from threads.links import resend_links
-
-        return resend_links(session, case, author)
-    if contribution.channel == "private":
-        return _private_from_party(session, case, author, contribution)
-    if case.moderation == "open":
-        return _open(session, case, author, contribution)
-    return hold(session, case, author, contribution, None)
 
 
 _LINK_WORDS = {"link", "links", "new link", "new links", "nieuwe link", "nieuwe links",
@@ -129,7 +82,9 @@ def new_message(
     case.message_seq += 1
     message = Message(
         case_id=case.id, seq=case.message_seq, author_id=author.id,
-        inbound_id=contribution.inbound_id, dedupe_key=contribution.dedupe_key or "",
+        inbound_id=contribution.inbound_id,
+        # never empty: UNIQUE (author, dedupe_key) would refuse a second keyless message
+        dedupe_key=contribution.dedupe_key or uuid.uuid4().hex,
         status=status, subject=contribution.subject[:500], text=contribution.text,
         message_id=contribution.message_id, channel=contribution.channel,
         counterpart_id=contribution.counterpart.id if contribution.counterpart else None,
@@ -143,9 +98,13 @@ def new_message(
 
 def hold(
     session: Session, case: Case, author: Participant, contribution: Contribution,
-    reason: str | None,
+    reason: str | None, *, always: bool = False,
 ) -> list[Notice]:
-    """Keep a party's message for the mediator's decision; tell the mediator (and the author)."""
+    """Keep a party's message for the mediator's decision; tell the mediator (and the author).
+    A party the mediator set to open moderation (#open Name) is relayed at once instead,
+    unless the message is held for a reason, or ``always`` (it answers the mediator)."""
+    if reason is None and author.moderation == "open" and not always:
+        return _open(session, case, author, contribution)
     message = new_message(session, case, author, contribution, "held")
     message.channel = "shared"
     message.hold_reason = reason
@@ -165,7 +124,8 @@ def hold(
         session, "review-held", mediator.email, 1, case
     ) < NOTICES_PER_HOUR:
         notices.append(Notice("review-held", case, mediator, author=author, message=message,
-                              context={"reason": reason}))
+                              context={"reason": reason,
+                                       "sender": contribution.sender_address or ""}))
     if reason == WRONG_SENDER and contribution.sender_address and not sent_recently(
         session, "wrong-sender", contribution.sender_address, 24
     ):
@@ -184,6 +144,8 @@ def hold(
 def _open(
     session: Session, case: Case, author: Participant, contribution: Contribution
 ) -> list[Notice]:
+    if author.moderation == "review":  # this party's messages are read first (#review Name)
+        return hold(session, case, author, contribution, None)
     message = new_message(session, case, author, contribution, "released")
     message.released_text = message.text
     message.decided_at = utcnow()
@@ -197,6 +159,9 @@ def _open(
 def _private_from_party(
     session: Session, case: Case, author: Participant, contribution: Contribution
 ) -> list[Notice]:
+    offered = _answered_suggestion(session, case, author, contribution.refs)
+    if offered is not None:
+        return answer_suggestion(session, case, author, offered, contribution)
     contribution.counterpart = author
     message = new_message(session, case, author, contribution, "delivered")
     audit.record(session, case, "private-message", actor=author.name, message=message.seq)
@@ -205,12 +170,54 @@ def _private_from_party(
                    channel="private", counterpart=author, automatic=False)]
 
 
+def _answered_suggestion(
+    session: Session, case: Case, author: Participant, refs: list[str]
+) -> Message | None:
+    """The author's held message whose suggested wording this mail answers, if still open."""
+    message = answered_message(session, case, refs, (suggestions.KIND,))
+    if (message is None or message.author_id != author.id or message.status != "held"
+            or not message.suggested_text):
+        return None
+    return message
+
+
+def answer_suggestion(
+    session: Session, case: Case, author: Participant, message: Message,
+    contribution: Contribution,
+) -> list[Notice]:
+    """'yes' lets the mediator's wording go out; anything else is the author's new version,
+    held for review as usual (even in open moderation: it answers a question of the mediator)."""
+    mediator = mediator_of(session, case)
+    message.decided_at = utcnow()
+    session.add(message)
+    if suggestions.consents(contribution.text):
+        message.status, message.released_text = "released", message.suggested_text
+        audit.record(session, case, "released", actor=author.name, message=message.seq,
+                     edited=True, consented=True)
+        notices = relay_to_parties(session, case, message, author, exclude=author)
+        return notices + [
+            Notice("released", case, author, author=mediator, message=message,
+                   answers=contribution.message_id, context={"edited": True}),
+            Notice("suggestion-accepted", case, mediator, author=author, message=message),
+        ]
+    message.status = "superseded"
+    audit.record(session, case, "superseded", actor=author.name, message=message.seq)
+    contribution.channel, contribution.counterpart = "shared", None
+    notices = hold(session, case, author, contribution, None, always=True)
+    for notice in notices:
+        if notice.kind == "review":
+            notice.context["replaces"] = message.seq
+    return notices
+
+
 def send_private(
     session: Session, case: Case, mediator: Participant, party: Participant, text: str,
     ctx: commands.Context | None = None, contribution: Contribution | None = None,
 ) -> list[Notice]:
     """The mediator writes to one party alone."""
-    contribution = contribution or Contribution(text=text)
+    if contribution is None:
+        contribution = Contribution(text=text, dedupe_key=ctx.message_key() if ctx else "",
+                                    inbound_id=ctx.inbound_id if ctx else None)
     contribution.text, contribution.channel, contribution.counterpart = text, "private", party
     message = new_message(session, case, mediator, contribution, "delivered")
     audit.record(session, case, "private-message", actor=mediator.name, message=message.seq,
@@ -219,17 +226,14 @@ def send_private(
                    channel="private", counterpart=party, automatic=False)]
 
 
-def _from_mediator(
+def mediator_message(
     session: Session, case: Case, mediator: Participant, contribution: Contribution
 ) -> list[Notice]:
-    parsed = commands.parse(contribution.text)
+    """The mediator's message without commands: to one party on a private line, to the author
+    alone when it answers a review copy (confidential by default), else to every party."""
     private_with = contribution.counterpart if contribution.channel == "private" else None
-    if parsed.commands or parsed.errors:
-        ctx = commands.Context(
-            refs=contribution.refs, rest=parsed.rest, answers=contribution.message_id,
-            private_with=private_with, max_participants=contribution.max_participants,
-        )
-        return commands.execute(session, case, mediator, parsed, ctx)
+    # The mediator's own words go out as written, with their closing ("Hartelijke groet, ...").
+    contribution.text = contribution.signed_text or contribution.text
     problem = None
     if not contribution.text.strip():
         problem = commands.phrase("empty")
@@ -242,11 +246,62 @@ def _from_mediator(
     if private_with is not None:
         return send_private(session, case, mediator, private_with, contribution.text,
                             contribution=contribution)
+    answered = answered_review(session, case, contribution.refs)
+    if answered is not None:
+        return _confidential_answer(session, case, mediator, answered, contribution)
     message = new_message(session, case, mediator, contribution, "released")
     message.released_text = message.text
     message.decided_at = utcnow()
     audit.record(session, case, "mediator-message", actor=mediator.name, message=message.seq)
     return relay_to_parties(session, case, message, mediator, exclude=None)
+
+
+REVIEW_KINDS = ("review", "review-held")
+
+
+def answered_message(
+    session: Session, case: Case, refs: list[str], kinds: tuple[str, ...]
+) -> Message | None:
+    """The message whose copy (of one of these kinds) this mail answers directly: its
+    In-Reply-To, the first reference. Older references are the thread's history, not what
+    the writer answers."""
+    if not refs:
+        return None
+    message_ref = session.exec(
+        select(OutgoingMail.message_ref_id).where(
+            OutgoingMail.message_id == refs[0], OutgoingMail.case_id == case.id,
+            col(OutgoingMail.kind).in_(kinds),
+        )
+    ).first()
+    return session.get(Message, message_ref) if message_ref is not None else None
+
+
+def answered_review(session: Session, case: Case, refs: list[str]) -> Message | None:
+    """The party's message whose review copy this mail answers."""
+    message = answered_message(session, case, refs, REVIEW_KINDS)
+    if message is None:
+        return None
+    author = session.get(Participant, message.author_id)
+    return message if author is not None and author.role == "party" and author.active else None
+
+
+def _confidential_answer(
+    session: Session, case: Case, mediator: Participant, answered: Message,
+    contribution: Contribution,
+) -> list[Notice]:
+    """A plain reply to a review copy goes to that message's author alone (confidential by
+    default); the mediator is told so, and how the held message is passed on."""
+    author = session.get(Participant, answered.author_id)
+    notices = send_private(session, case, mediator, author, contribution.text,
+                           contribution=contribution)
+    notices.append(Notice(
+        "command-reply", case, mediator, author=mediator, answers=contribution.message_id,
+        context={"lines": [commands.phrase("private-by-default", name=author.name,
+                                           seq=answered.seq,
+                                           held=answered.status == "held")],
+                 "errors": []},
+    ))
+    return notices
 
 
 def relay_to_parties(

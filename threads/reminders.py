@@ -247,12 +247,3 @@ def clear_awaiting(
         audit.record(session, case, "awaiting-cleared", actor=actor,
                      participant=participant.name if participant else None)
     return ended
-
-
-
-def sweep(engine, mailer, settings, now=None, **options):  # noqa: ANN001,ANN201
-    """The reminder sweep's entry point: ``threads.sweep.sweep`` (the orchestration lives there
-    so that this module stays the pure "what is due" logic)."""
-    from threads.sweep import sweep as run
-
-    return run(engine, mailer, settings, now, **options)

@@ -3,6 +3,10 @@
 The personal reply address identifies the author; the From header must agree (the registered
 address or one the mediator accepted with ``#alias``). A reply that lost its ``+token`` is
 matched through In-Reply-To/References to the copy it answers, then checked the same way.
+
+Mail whose From is the mediator's address only *claims* to be the mediator's
+(``claims_mediator``): threads.rules carries it out only when it arrived at the mediator's own
+address and its sender is authenticated.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from threads.addresses import Recipient
+from threads.addresses import Recipient, RecipientKind
 from threads.cases import mediator_of
 from threads.models import Case, OutgoingMail, Participant, ParticipantAlias
 from threads.relay import NO_TOKEN
@@ -25,6 +29,7 @@ class Route:
     counterpart: Participant | None = None
     sender_matches: bool = True
     hold_reason: str | None = None
+    claims_mediator: bool = False  # From is the mediator's address (proves nothing yet)
 
 
 def known_addresses(session: Session, participant: Participant) -> set[str]:
@@ -38,14 +43,18 @@ def route(session: Session, recipient: Recipient, sender: str | None, refs: list
     case = recipient.case
     assert case is not None
     sender = (sender or "").lower()
-    if recipient.kind == "participant":
+    mediator = mediator_of(session, case)
+    claims = sender == mediator.email
+    if recipient.kind == RecipientKind.PARTICIPANT:
         owner = recipient.participant
-        if recipient.channel == "private":
-            mediator = mediator_of(session, case)
-            if sender == mediator.email:
-                return Route(case, mediator, "private", owner)
+        if recipient.channel == "private":  # a party's line, or the mediator's line to them
+            if claims or recipient.mediators_own:
+                return Route(case, mediator, "private", owner, sender_matches=claims,
+                             claims_mediator=claims)
             matches = sender in known_addresses(session, owner)
             return Route(case, owner, "private", owner, sender_matches=matches)
+        if claims:
+            return Route(case, mediator, claims_mediator=True)
         return Route(case, owner, sender_matches=sender in known_addresses(session, owner))
     copy = _answered_copy(session, case, refs)
     owner = session.get(Participant, copy.participant_id) if copy is not None else None
@@ -53,8 +62,11 @@ def route(session: Session, recipient: Recipient, sender: str | None, refs: list
         matches = sender in known_addresses(session, owner)
         if copy.channel.startswith("private:"):
             party = session.get(Participant, int(copy.channel.split(":", 1)[1]))
-            return Route(case, owner, "private", party, sender_matches=matches)
-        return Route(case, owner, sender_matches=matches)
+            return Route(case, owner, "private", party, sender_matches=matches,
+                         claims_mediator=claims)
+        return Route(case, owner, sender_matches=matches, claims_mediator=claims)
+    if claims:
+        return Route(case, mediator, claims_mediator=True)
     people = session.exec(select(Participant).where(
         Participant.case_id == case.id, Participant.active == True  # noqa: E712
     )).all()

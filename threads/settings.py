@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from threads.addresses import normalize_address
+
 Language = Literal["nl", "en"]
 Moderation = Literal["review", "open"]
 
@@ -29,6 +31,16 @@ class ServiceSettings(Section):
     default_language: Language = "nl"
     open_address: str = ""
     timezone: str = "Europe/Amsterdam"
+    # Where mail to postmaster@ and abuse@ <domain> goes (RFC 5321 section 4.5.1, RFC 2142);
+    # empty: the first configured mediator.
+    admin_address: str = ""
+
+    @field_validator("admin_address")
+    @classmethod
+    def _admin(cls, value: str) -> str:
+        from threads.addresses import normalize_address  # as MediatorSettings does
+
+        return normalize_address(value) if value.strip() else ""
 
     @field_validator("domain")
     @classmethod
@@ -55,8 +67,6 @@ class MediatorSettings(Section):
     @field_validator("email")
     @classmethod
     def _address(cls, value: str) -> str:
-        from threads.addresses import normalize_address
-
         return normalize_address(value)
 
 

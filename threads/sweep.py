@@ -22,9 +22,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from threads import audit, readiness
+from threads import audit, digest, readiness
 from threads.cases import lock_case
 from threads.db import read_scope, session_scope
+from threads.links import Links
 from threads.models import Awaiting, Case, Message, Participant, utcnow
 from threads.notices import Notice
 from threads.quiet_hours import is_quiet, next_send_time
@@ -96,8 +97,6 @@ def sweep(
         except Exception:
             log.exception("readiness check failed for case id %s", case_id)
             report.failed_cases.append(case_id)
-    from threads import digest
-
     report.digests = digest.send_due(engine, mailer, settings, now, steps)
     report.seconds = time.perf_counter() - started
     if report.total or report.ready or report.digests:
@@ -121,12 +120,8 @@ def _still_due(session: Session, item: Due, person: Participant | None) -> bool:
             and (person.last_message_at is None or person.last_message_at < request.asked_at))
 
 
-def _links(settings: Any) -> Any:
-    """The signed-link maker (``threads.links``, the registration pages), when installed."""
-    try:
-        from threads.links import Links
-    except ImportError:  # pages not part of this build: the templates point to the invitation
-        return None
+def _links(settings: Any) -> Links:
+    """The signed-link maker (``threads.links``, the registration pages)."""
     return Links(settings.service.secret_key, settings.service.base_url,
                  getattr(getattr(settings, "links", None), "max_age_days", 30.0))
 
@@ -254,7 +249,5 @@ def preview(
             ref = session.get(Case, case_id).ref
             rows.append({"case": ref, "kind": "ready", "to": "mediator", "about": "", "round": 1,
                          "when": "now", "why": "every party has completed " + ", ".join(steps)})
-        from threads import digest
-
         rows += digest.preview(session, settings, now, steps)
     return rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mailgate import budget
 from mailgate.classify import autoreply, bounce, loop, malformed
 from mailgate.classify.verdict import Bounced, ClassifyContext, Verdict
 from mailgate.parse import ParsedMail
@@ -32,6 +33,7 @@ def classify(mail: ParsedMail | None, raw: bytes, ctx: ClassifyContext) -> Verdi
     if mail is None:
         return malformed.unparsed(raw)
     for stage in STAGES:
+        budget.check()
         verdict = stage(mail, raw, ctx)
         if verdict is not None:
             return verdict

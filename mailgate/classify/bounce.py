@@ -29,12 +29,14 @@ from mailgate.classify.bounce_text import (
     is_bounce_subject,
     is_permanent,
     looks_permanent,
+    ndr_wording,
+    says_soft,
 )
 from mailgate.classify.verdict import Bounced, ClassifyContext, Verdict
 from mailgate.parse import ParsedMail, decode_bytes, decode_header, raw_header
 
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status")
-_DAEMON = re.compile(r"(?i)^(mailer-daemon|mail-daemon|mailerdaemon|postmaster|mdaemon|"
+_DAEMON = re.compile(r"(?i)^(mailer-daemon|mail-daemon|mailerdaemon|postmaster|mdaemon|ndr|"
                      r"mail\.?delivery|maildelivery|bounces?|bounce-\S*|nobody|post_master|"
                      r"\S+-(admin|owner|bounces?|request)|owner-\S+|"
                      r"mailer|microsoftexchange\S*|mail\.daemon|mx|smtp)$")
@@ -66,7 +68,7 @@ def _dsn_blocks(part: Message) -> list[Message]:
 def _address_of(value: str | None) -> str | None:
     if not value:
         return None
-    value = re.sub(r"\s+", " ", str(value)).strip()
+    value = re.sub(r"\s+", " ", str(value)[:998]).strip()
     addr = value.split(";", 1)[1] if ";" in value else value
     addr = addr.strip().strip("<>").strip()
     match = re.search(r"[^\s<>\"';,()]+@[^\s<>\"';,()]+", addr)
@@ -93,7 +95,9 @@ def _split_recipients(blocks: list[Message]) -> list[Message]:
 
 def _recipient_verdict(block: Message) -> Bounced | str | None:
     """A failed recipient, the address of a delivered one, or None for a per-message block."""
-    addr = _address_of(block.get("Final-Recipient")) or _address_of(block.get("Original-Recipient"))
+    # The address as our copy gave it (Original-Recipient, RFC 3464 section 2.3.1); a relay
+    # may have rewritten Final-Recipient to an internal mailbox nobody of the case knows.
+    addr = _address_of(block.get("Original-Recipient")) or _address_of(block.get("Final-Recipient"))
     if addr is None:
         return None
     action = str(block.get("Action") or "").strip().lower().split(" ")[0]
@@ -102,7 +106,8 @@ def _recipient_verdict(block: Message) -> Bounced | str | None:
     if action in ("delivered", "relayed", "expanded", "deliverable") or (
             status and status.startswith("2") and action not in ("failed", "undeliverable")):
         return addr
-    return Bounced(addr, is_permanent(status, action, diagnostic), status)
+    said = diagnostic.split(";", 1)[-1].strip()  # "smtp; 550 5.1.1 ...": the server's words
+    return Bounced(addr, is_permanent(status, action, diagnostic), status, said or None)
 
 
 def _dsn_verdict(blocks: list[Message], where: str) -> Verdict | None:
@@ -187,7 +192,8 @@ def _from_flufl(msg: Message) -> list[Bounced]:
 
 def _is_daemon(mail: ParsedMail) -> bool:
     sender = mail.from_address or decode_header(raw_header(mail.headers, "from")).strip()
-    local = sender.partition("@")[0].strip().strip("<>").strip()
+    # "<Postmaster\\@example.com>": some servers escape the "@" of their own address
+    local = sender.replace("\\", "").partition("@")[0].strip().strip("<>\"' ").strip()
     return bool(_DAEMON.match(local)) or bool(_DAEMON_NAME.search(mail.from_name or ""))
 
 
@@ -195,7 +201,14 @@ def _null_sender(msg: Message) -> bool:
     return any(str(v).strip() in ("<>", "") for v in msg.get_all("Return-Path") or [])
 
 
+def _auto_submitted(msg: Message) -> bool:
+    value = str(msg.get("Auto-Submitted") or "").strip().lower()
+    return bool(value) and not value.startswith("no")
+
+
 def check(mail: ParsedMail, raw: bytes, ctx: ClassifyContext) -> Verdict | None:
+    """A delivery report is recognised by what it is, never by its subject alone: a report
+    structure, a mail system's sender, or a notice that reads like one."""
     msg = mail.headers
     if _is_feedback(mail):
         return Verdict("feedback-report", "RFC 5965 (ARF) feedback report: an abuse complaint")
@@ -206,22 +219,32 @@ def check(mail: ParsedMail, raw: bytes, ctx: ClassifyContext) -> Verdict | None:
     is_report = msg.get_content_type() == "multipart/report"
     x_failed = [a.strip().lower() for v in msg.get_all("X-Failed-Recipients") or []
                 for a in str(v).split(",") if "@" in a]
+    machine = daemon or is_report or bool(x_failed) or _null_sender(msg) or _auto_submitted(msg)
     subject_says = is_bounce_subject(mail.subject)
-    forwarded = is_bounce_subject(mail.subject, forwarded=True) and bool(
-        _TRANSCRIPT.search(mail.text))
-    if not (daemon or is_report or x_failed or subject_says or forwarded):
+    reply_subject = is_bounce_subject(mail.subject, forwarded=True)  # "RE: Undeliverable: ..."
+    phrase, status = ndr_wording(mail.text)
+    forwarded = reply_subject and bool(_TRANSCRIPT.search(mail.text))
+    # A notice that reads like a delivery report: its wording with a status code, or its
+    # wording or subject on mail that is machine-made by its headers.
+    reads_as_report = (phrase and status) or (machine and (phrase or reply_subject)) \
+        or (subject_says and phrase)
+    if not (machine or reply_subject or phrase):
+        return None
+    # flufl.bounce's detectors run on every mail that may be machine-made: they know formats
+    # (qmail, old Exim, Exchange 2003, Yahoo, ...) whose subjects say nothing.
+    bounced = _from_flufl(msg)
+    if not (bounced or daemon or is_report or x_failed or forwarded or reads_as_report):
         return None
     permanent = looks_permanent(mail.text)
-    bounced = _from_flufl(msg)
+    if says_soft(mail.subject, mail.text) and not (bounced and permanent):
+        permanent = False  # a delay warning or a full mailbox: the address may work later
     how = "classic bounce (flufl.bounce)"
     if bounced and permanent is not None:
-        bounced = [Bounced(b.address, permanent, b.status) for b in bounced]
+        bounced = [Bounced(b.address, permanent, b.status, b.diagnostic) for b in bounced]
     if not bounced:
         addresses = x_failed or failed_addresses(mail.text, exclude={mail.from_address or ""})
         bounced = [Bounced(a, permanent is True) for a in addresses]
         how = "classic bounce (text heuristics)"
-    if bounced or daemon or is_report or forwarded or (subject_says and _null_sender(msg)):
-        why = "mailer-daemon sender" if daemon else (
-            "X-Failed-Recipients" if x_failed else "delivery-failure subject")
-        return Verdict("bounce", f"{how}: {why}", bounced)
-    return None
+    why = "mailer-daemon sender" if daemon else "X-Failed-Recipients" if x_failed else \
+        "a report's structure" if is_report else "a delivery report's wording"
+    return Verdict("bounce", f"{how}: {why}", bounced)

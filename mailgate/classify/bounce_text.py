@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from mailgate import budget
+
 _SUBJECT = re.compile(
     r"(?i)(undeliver|undelivered mail|returned mail|delivery status notification \((failure|delay)|"
     r"mail delivery failed|delivery failure|failure notice|delivery has failed|"
@@ -20,6 +22,11 @@ _SUBJECT = re.compile(
     r"rejected:|message rejected|nondeliverable|non-deliverable|permanent error|"
     r"delivery report|notification d'état de remise|sorry, your message|bounce|"
     r"error sending|error delivering|delivery error|mail error|failed delivery|"
+    r"mail delivery warning|delivery warning|non-delivery|ndr\b|"
+    r"échec de (la )?(remise|distribution)|non distribuable|impossible de remettre|"
+    r"message non (remis|délivré|distribué)|niet afgeleverd|kan niet worden afgeleverd|"
+    r"onbezorgbaar|zustellung fehlgeschlagen|no se pudo entregar|no entregado|"
+    r"mancata consegna|impossibile recapitare|não entregue|ej levererat|ikke leveret|"
     r"メールエラー|配信エラー|未配達|не доставлено|недоставлен)")
 _REPLY_PREFIX = re.compile(r"(?i)^\s*(re|aw|antw|sv|vs|fwd?|doorst|wg|tr)\s*:")
 
@@ -31,7 +38,13 @@ _HARD_REASON = re.compile(
     r"invalid (recipient|mailbox|address)|user not found|mailbox not found|"
     r"not listed in|no valid recipients|recipient not found|address not found|"
     r"account (has been )?(disabled|closed|deleted|removed|deactivated)|no longer (active|valid)|"
-    r"user doesn't have|is not a valid|bad destination|non-existent|nonexistent")
+    r"user doesn't have|is not a valid|bad destination|non-existent|nonexistent|"
+    r"could(n't| not) be found|"
+    # the same in the languages Dutch, Belgian and European servers answer in
+    r"(adres|e-mailadres|ontvanger|mailbox|postvak)[^.\n]{0,40}(niet gevonden|bestaat niet)|"
+    r"onbekende? (gebruiker|ontvanger|adres)|adresse inconnue|destinataire inconnu|"
+    r"utilisateur (inconnu|inexistant)|(empfänger|benutzer|postfach) unbekannt|"
+    r"existiert nicht|usuario desconocido|utente sconosciuto|destinatario sconosciuto")
 # A dead host or domain: permanent unless the server itself called it temporary (4.x.x), as
 # DNS failures can be.
 _HOST_UNKNOWN = re.compile(
@@ -68,6 +81,47 @@ _ID_LINE = re.compile(r"(?i)message-id|in-reply-to|references|\bid[: ]|queue|"
                       r"^\s*(mail from|from|sender|return-path|reply-to|envelope-from|cc)\s*:")
 _SERVICE_LOCAL = re.compile(r"(?i)^(mailer-daemon|mail-daemon|noreply|no-reply|root|"
                             r"double-bounce|mail-delivery|maildelivery)$")
+
+
+# What a delivery report says, in the languages Dutch and European mail servers write. A person
+# may write one of these too, so a phrase counts only with an SMTP status code beside it or
+# with another sign of machine-made mail.
+_NDR_PHRASE = re.compile(
+    r"(?i)could not be delivered|couldn't be delivered|was not delivered|delivery has failed|"
+    r"delivery (to the following recipients?|failed|to these recipients)|"
+    r"permanent fatal errors|undeliverable|unable to deliver|i'm afraid i wasn't able to deliver|"
+    r"this is the mail system at|this is the qmail-send program|message delivery failed|"
+    r"did not reach (some or all of )?the intended recipient|remote server returned|"
+    r"diagnostic information for administrators|returned to sender|"
+    r"has not yet been delivered|delivery (has been )?delayed|delivery is delayed|"
+    r"kon niet (worden )?(bezorgd|afgeleverd)|is niet (bezorgd|afgeleverd)|onbestelbaar|"
+    r"bezorging (is )?mislukt|de bezorging|niet worden bezorgd|"
+    r"konnte nicht zugestellt werden|unzustellbar|nicht zugestellt|"
+    r"n'a pas pu être (remis|distribué|délivré)|non remis|échec de (la )?remise|"
+    r"impossible de (remettre|distribuer)|"
+    r"no se (ha )?pudo entregar|no pudo ser entregado|"
+    r"non è stato possibile (recapitare|consegnare)|impossibile recapitare|"
+    r"não foi possível entregar|kunde inte levereras|kunne ikke leveres")
+_STATUS = re.compile(r"(?<![\d.])[45]\.\d{1,3}\.\d{1,3}(?![\d.])|"
+                     r"(?:^|[\s:(#\[])[45][0-5]\d[ -](?:[45]\.\d|[a-z])", re.MULTILINE)
+# A warning that delivery is still being tried, or a full mailbox: the address may work later.
+_SOFT = re.compile(r"(?i)delivery warning|delayed|delay|will (be )?retr(y|ied)|still trying|"
+                   r"has not yet been delivered|mailbox (is )?full|over quota|quota exceeded|"
+                   r"vertraagd|nog niet (bezorgd|afgeleverd)|postvak (is )?vol|verzögert|"
+                   r"retardée?|en retard")
+
+
+def ndr_wording(text: str) -> tuple[bool, bool]:
+    """(the notice speaks as a delivery report does, an SMTP status code stands in it); read
+    from the notice only (its first 20,000 characters, before the returned original)."""
+    head = _notice_part(text[:20000])
+    return bool(_NDR_PHRASE.search(head)), bool(_STATUS.search(head))
+
+
+def says_soft(subject: str, text: str) -> bool:
+    """A delay warning or a full mailbox, by its subject or the notice's first lines."""
+    return bool(_SOFT.search(subject or "")) or bool(
+        _SOFT.search(_notice_part(text[:3000])[:1500]) and not _HARD_REASON.search(text[:3000]))
 
 
 def is_bounce_subject(subject: str, forwarded: bool = False) -> bool:
@@ -135,8 +189,10 @@ def _notice_part(text: str) -> str:
 
 def failed_addresses(text: str, exclude: set[str]) -> list[str]:
     """Addresses the notice names as failed, in order of appearance, without service senders."""
-    found: list[str] = []
+    found: dict[str, None] = {}  # (a dict: the membership test stays cheap)
     for line in _notice_part(text).splitlines():
+        budget.check()
+        line = line[:998]  # RFC 5322's line limit; longer ones would make the search quadratic
         if _ID_LINE.search(line):
             continue  # Message-IDs and queue ids look like addresses
         for match in _ADDRESS.finditer(line):
@@ -145,9 +201,11 @@ def failed_addresses(text: str, exclude: set[str]) -> list[str]:
             if addr in exclude or addr in found or _SERVICE_LOCAL.match(local) \
                     or re.fullmatch(r"[\d.a-f-]{12,}", local):
                 continue
-            found.append(addr)
+            found[addr] = None
     if not found:  # the notice names no one: the failed recipient is in the returned headers
         for match in re.finditer(r"(?im)^[ \t]*to:[ \t]*(.+)$", text):
-            found += [a.lower() for a in _ADDRESS.findall(match.group(1))
-                      if a.lower() not in exclude]
-    return list(dict.fromkeys(found))[:10]
+            found.update((a.lower(), None) for a in _ADDRESS.findall(match.group(1))
+                         if a.lower() not in exclude)
+            if len(found) >= 10:
+                break
+    return list(found)[:10]

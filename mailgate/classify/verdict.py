@@ -12,6 +12,7 @@ class Bounced:
     address: str
     permanent: bool
     status: str | None = None
+    diagnostic: str | None = None  # the remote server's words (RFC 3464 Diagnostic-Code)
 
 
 @dataclass

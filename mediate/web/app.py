@@ -1,29 +1,35 @@
-"""The Starlette application: routes, the link check every page starts with, and /healthz.
+"""What every page shares: the context, the link check every page starts with, and /healthz.
+The routes are put together in mediate.web.routes.
 
 Handlers are async; their database work runs in a worker thread inside one transaction
 (``WebContext.run``). A link that cannot be used (tampered, expired, revoked, meant for another
 page) ends in one kind page that explains how to get a new link, whatever page it was for.
+
+Every response, pages, /healthz, downloads and errors alike, carries the security headers
+(``SecurityHeaders``). /healthz tells anyone only whether the service is well; the full report
+(host name, backlog) goes to loopback clients and to requests with ``web.health_token``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, text
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailgate.compose import Composer
 from mediate.web import csrf
-from mediate.web.render import Page, Redirect, Renderer
+from mediate.web.render import HEADERS, Page, Redirect, Renderer
 from threads.db import is_sqlite, read_scope, session_scope
 from threads.links import LinkError, Links
 from threads.models import Participant
@@ -44,6 +50,7 @@ class WebContext:
     health: Callable[[], dict] | None = None  # mediate.health.health(service), when serving
     # download(token) -> (filename, zip) | None: the case file behind #export's signed link
     download: Callable[[str], tuple[str, bytes] | None] | None = None
+    health_token: str = ""  # web.health_token: the full /healthz report for monitoring
     # How many page views run in threads at once, and SQLite's saves one at a time (``run``).
     _views: asyncio.Semaphore = field(init=False, repr=False,
                                       default_factory=lambda: asyncio.Semaphore(VIEWS_AT_ONCE))
@@ -124,6 +131,18 @@ def csrf_failed(request: Request, lang: str | None = None) -> Response:
     return ctx.renderer.respond(request, page)
 
 
+def may_see_details(request: Request, token: str) -> bool:
+    """The full health report is for the machine itself and for monitoring that holds the
+    token; anyone else learns only whether the service is well."""
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if token and given and hmac.compare_digest(given.encode(), token.encode()):
+        return True
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback if request.client else False
+    except ValueError:  # not an IP address (a Unix socket, a test client's name)
+        return False
+
+
 async def healthz(request: Request) -> Response:
     ctx: WebContext = request.app.state.ctx
 
@@ -132,15 +151,22 @@ async def healthz(request: Request) -> Response:
             connection.execute(text("SELECT 1"))
         return "ok"
 
+    details = may_see_details(request, ctx.health_token)
     if ctx.health is not None:  # the full report: database, outbox backlog, scheduler
         report = await run_in_threadpool(ctx.health)
-        report["status"] = "ok" if report.get("ok") else "error"
-        return JSONResponse(report, status_code=200 if report.get("ok") else 503)
+        status = "ok" if report.get("ok") else "error"
+        code = 200 if report.get("ok") else 503
+        if not details:
+            return JSONResponse({"status": status}, status_code=code)
+        report["status"] = status
+        return JSONResponse(report, status_code=code)
     try:
         database = await run_in_threadpool(probe)
     except Exception:  # noqa: BLE001  (any failure means the database is not usable)
-        return JSONResponse({"status": "error", "database": "error"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": database})
+        return JSONResponse({"status": "error", "database": "error"} if details
+                            else {"status": "error"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": database} if details
+                        else {"status": "ok"})
 
 
 async def export_download(request: Request) -> Response:
@@ -170,20 +196,25 @@ def respond(request: Request, result: Page | Redirect) -> Response:
     return request.app.state.ctx.renderer.respond(request, result)
 
 
-def create_app(ctx: WebContext) -> Starlette:
-    from mediate.web import intake_pages, pages
+class SecurityHeaders:
+    """Adds the pages' security headers (``render.HEADERS``) to every response that does not
+    set its own value: JSON, downloads and error answers are framed, sniffed and cached no
+    more than pages are. Plain ASGI, so a page view pays for a dict update, not a task."""
 
-    routes = [
-        Route("/healthz", healthz),
-        Route("/export/{token}", export_download),
-        Route("/register/{token}", pages.register, methods=["GET", "POST"]),
-        Route("/intake/{token}", intake_pages.intake, methods=["GET", "POST"]),
-        Route("/agreement/{token}", pages.agreement, methods=["GET", "POST"]),
-    ]
-    app = Starlette(
-        routes=routes,
-        exception_handlers={LinkError: link_problem, HTTPException: not_found},
-    )
-    app.state.ctx = ctx
-    return app
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *((k, v) for k, v in self.headers if k not in present)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -91,7 +91,7 @@ async def intake(request: Request) -> Response:
         party, case = opened.participant, opened.case
         if party.registered_at is None:
             return Redirect(ctx.links.path(party, "register")), []
-        form = ctx.onboarding.form_of(case)
+        form = ctx.onboarding.form_of(case, party)
         if raw is not None and first(raw, "action") != "submit" \
                 and party.intake_submitted_at is None:
             return save(session, opened, form, raw)  # needs none of the reads below

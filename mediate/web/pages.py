@@ -16,7 +16,8 @@ from starlette.responses import Response
 
 from mediate.web.app import WebContext, csrf_failed, form_of, language_of_link, respond
 from mediate.web.render import Page, Redirect
-from threads.agreement import AgreementChanged, sha256, signing_problems
+from threads.agreement import AgreementChanged, last_change, sha256, signing_problems
+from threads.cases import mediator_of
 from threads.links import Opened
 from threads.models import Participant, Signature
 
@@ -50,8 +51,6 @@ def steps(ctx: WebContext, session: Session, opened: Opened) -> list[dict]:
 
 
 def base(ctx: WebContext, session: Session, opened: Opened) -> dict:
-    from threads.cases import mediator_of
-
     return {"case": opened.case, "party": opened.participant,
             "mediator": mediator_of(session, opened.case),
             "steps": steps(ctx, session, opened)}
@@ -123,8 +122,12 @@ async def agreement(request: Request) -> Response:
         text = ctx.onboarding.agreements.render(session, case, party)
         context = {**base(ctx, session, opened), "text": text, "sha256": sha256(text),
                    "errors": {}, "values": {"typed_name": "", "consent": False},
-                   "changed": False, "intake_path": ctx.links.path(party, "intake")}
+                   "changed": False, "intake_path": ctx.links.path(party, "intake"),
+                   "what_changed": None}
         signature = ctx.onboarding.agreements.current(session, case, party)
+        if signature is None and session.exec(select(Signature.id).where(
+                Signature.participant_id == party.id)).first() is not None:
+            context["what_changed"] = last_change(session, case)  # they signed an older text
         if raw is None or signature is not None:
             return Page("agreement", party.language,
                         {**context, "signature": signature}), []

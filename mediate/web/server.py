@@ -12,14 +12,16 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import uvicorn
 from sqlalchemy import Engine
 
 from mailgate.compose import Composer
 from mediate.config import ConfigError, Settings
-from mediate.web.app import WebContext, create_app
+from mediate.web.app import WebContext
 from mediate.web.render import Renderer
+from mediate.web.routes import create_app
 from threads.agreement import Agreements
 from threads.intake import Form, FormError
 from threads.intake_loader import load_forms
@@ -61,7 +63,7 @@ class WebServer:
         self.settings = settings
         self.context = WebContext(
             engine=engine, links=make_links(settings), onboarding=onboarding,
-            composer=composer, nudge=nudge,
+            composer=composer, nudge=nudge, health_token=settings.web.health_token,
             renderer=Renderer(
                 settings.templates_dir, settings.service.name, settings.service.secret_key,
                 secure_cookies=settings.service.base_url.startswith("https://"),
@@ -85,13 +87,19 @@ class WebServer:
             sock.bind((web.host, web.port))
         except OSError as error:
             sock.close()
-            raise OSError(f"web.port: cannot listen on {web.host}:{web.port} ({error})") from None
+            raise OSError(f"web.port: cannot listen on {web.host}:{web.port} "
+                          f"({error.strerror or error})") from None
         sock.listen(128)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
+        # X-Forwarded-For only from the proxies the administrator named: uvicorn's default
+        # believes 127.0.0.1, so any local client (or a proxy passing the header through) could
+        # choose the address recorded with a signature.
+        trusted = web.trusted_proxies
         config = uvicorn.Config(
             self.app, log_level="warning", access_log=False, lifespan="off",
-            proxy_headers=True, server_header=False, timeout_graceful_shutdown=5,
+            proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [],
+            server_header=False, timeout_graceful_shutdown=5,
         )
         self._server = _QuietServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="web")
@@ -118,8 +126,6 @@ def case_paperwork(
 ) -> tuple[str, tuple[str, str] | None, list[str]]:
     """For ``case open``: the intake form's name, the custom agreement (file name, template
     source) if one was given, and the problems with either."""
-    from pathlib import Path
-
     problems: list[str] = []
     forms = intake_forms(settings)
     name = (intake or "default").strip().lower()
