@@ -109,6 +109,9 @@ class Supervisor:
                 continue
             process.join()
             if slot.name not in self.ready:  # never came up: retrying would fail the same way
+                failed = (self.shared.read(slot) or {}).get("failed")
+                if failed:  # one line naming the setting, as the single process prints it
+                    print(f"mediate serve could not start: {failed}", file=sys.stderr)
                 log.error("%s could not start (exit code %s); stopping", slot.name,
                           process.exitcode)
                 self.failed = True
@@ -158,7 +161,7 @@ def child(settings: Settings, shared: Shared, slot: Slot) -> None:
     try:
         code = asyncio.run(serve(settings, shared, slot))
     except (OSError, DkimError) as error:  # a busy port, an unreadable file: named setting
-        print(f"mediate serve could not start {slot.name}: {error}", file=sys.stderr)
+        shared.post(slot, {"failed": str(error)})  # the supervisor says it, once
         code = 1
     sys.exit(code)
 
