@@ -67,6 +67,7 @@ class Env:
     open_cases: list[harness.OpenCase] = field(default_factory=list)
     attachment_case: harness.OpenCase | None = None
     notes: list[str] = field(default_factory=list)
+    serve_lines: str = ""  # [serve] of the config: one process, or how many workers
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -80,7 +81,8 @@ class Env:
         else:
             self.url = f"sqlite:///{self.folder / 'mediate.sqlite3'}"
         self.web_port = harness.free_port()
-        self.config = harness.write_config(self.folder, self.url, self.sink.port, self.web_port)
+        self.config = harness.write_config(self.folder, self.url, self.sink.port, self.web_port,
+                                           self.serve_lines)
         if self.backend == "postgresql":
             harness.db_upgrade(self.config)  # as an administrator would, before serve
         self.review_cases = harness.open_cases(self.config, 4, 2, "review", "acc")

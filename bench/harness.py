@@ -40,7 +40,9 @@ def mediate_bin() -> str:
     return str(candidate if candidate.exists() else ROOT / ".venv" / "bin" / "mediate")
 
 
-def write_config(folder: Path, database_url: str, sink_port: int, web_port: int) -> Path:
+def write_config(folder: Path, database_url: str, sink_port: int, web_port: int,
+                 serve: str = "") -> Path:
+    """``serve``: the lines of ``[serve]`` (processes, worker counts); empty: the defaults."""
     path = folder / "bench.toml"
     path.write_text(f"""\
 [service]
@@ -78,6 +80,9 @@ port = {sink_port}
 security = "none"
 timeout_seconds = 30.0
 connections = 4
+
+[serve]
+{serve}
 
 [log]
 level = "WARNING"
@@ -154,7 +159,7 @@ class Serve:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve exited early:\n{self.log_path.read_text()[-3000:]}")
-            port = _listening_port(self.process.pid, self.not_smtp)
+            port = _listening_port(self.pids(), self.not_smtp)
             if port:
                 self.port = port
                 return self
@@ -177,37 +182,62 @@ class Serve:
             self.process.kill()
             self.process.wait(5)
 
+    def pids(self) -> list[int]:
+        """serve's process and, when it supervises several, theirs (front door, workers)."""
+        return [self.pid, *children(self.pid)]
+
     def rss(self) -> int:
-        return _status_kb(self.pid, "VmRSS") * 1024
+        """Summed over serve's processes."""
+        return sum(_status_kb(pid, "VmRSS") for pid in self.pids()) * 1024
 
     def reset_peak(self) -> bool:
         """Reset the kernel's peak-RSS mark (Linux >= 4.0); False when not permitted."""
         try:
-            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+            for pid in self.pids():
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
             return True
         except OSError:
             return False
 
     def peak(self) -> int:
-        return _status_kb(self.pid, "VmHWM") * 1024
+        """The sum of each process's peak: an upper bound, as the peaks need not coincide."""
+        return sum(_status_kb(pid, "VmHWM") for pid in self.pids()) * 1024
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit():
+                stat = (entry / "stat").read_text()
+                if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                    found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def _status_kb(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # the process ended meanwhile
+        return 0
+    for line in lines:
         if line.startswith(key + ":"):
             return int(line.split()[1])
     return 0
 
 
-def _listening_port(pid: int, exclude: set[int]) -> int:
-    """The TCP port the process listens on, other than ``exclude`` (that is SMTP)."""
+def _listening_port(pids: list[int], exclude: set[int]) -> int:
+    """The TCP port the processes listen on, other than ``exclude`` (that is SMTP)."""
     inodes = set()
     try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            target = os.readlink(fd)
-            match = re.match(r"socket:\[(\d+)\]", target)
-            if match:
-                inodes.add(match[1])
+        for pid in pids:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                match = re.match(r"socket:\[(\d+)\]", target)
+                if match:
+                    inodes.add(match[1])
     except OSError:
         return 0
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:

@@ -5,7 +5,8 @@ because the machines here are shared and noisy: the printed table ends each row 
 and the same rows go to ``bench/results/<time>-<mode>.json``. Scenarios whose feature does not
 exist yet are detected at run time and print ``skipped: <reason>``.
 
-``--only NAME`` runs one scenario (accept, relay, attachment, web, sweep or postgres).
+``--only NAME`` runs one scenario (accept, relay, attachment, web, sweep, postgres or
+processes).
 ``--profile`` runs ``mediate serve`` under pyinstrument (if installed) for the SQLite part and
 writes the report next to the results.
 """
@@ -20,12 +21,12 @@ import sys
 import time
 from pathlib import Path
 
-from bench import accept, harness, relay, sweep, web
+from bench import accept, harness, processes, relay, sweep, web
 from bench.env import FULL, QUICK, Env, Profile
 from bench.report import RESULTS, Row, table, write
 from bench.sinks import SinkProcess
 
-SCENARIOS = ("accept", "relay", "attachment", "web", "sweep", "postgres")
+SCENARIOS = ("accept", "relay", "attachment", "web", "sweep", "postgres", "processes")
 
 
 async def backend(name: str, profile: Profile, noop: SinkProcess, sink: SinkProcess,
@@ -66,7 +67,7 @@ async def main(profile: Profile, profile_serve: bool, only: str | None = None) -
             profiler = [tool, "-r", "html", "-o", str(output)]
     rows: list[Row] = []
     try:
-        if only not in ("sweep", "postgres"):
+        if only not in ("sweep", "postgres", "processes"):
             rows += await backend("sqlite", profile, noop, sink, profiler, only)
         if only in (None, "sweep"):
             rows += sweep.run(profile)
@@ -75,6 +76,8 @@ async def main(profile: Profile, profile_serve: bool, only: str | None = None) -
                 rows += await backend("postgresql", profile, noop, sink, None, only)
             else:
                 rows.append(Row.skip("postgres", "no PostgreSQL answering on 127.0.0.1:5432"))
+        if only in (None, "processes"):
+            rows += await processes.run(profile, noop, sink)
     finally:
         noop.stop()
         sink.stop()

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -95,6 +96,8 @@ class Pipeline:
     tone_lexicon: Lexicon | None = None  # [tone] extra_files added to the shipped lists
     timezone: str = "Europe/Amsterdam"  # service.timezone: "written at 03:07" is local
     video_url_template: str = ""  # [video] url_template: the room #video invites to
+    # when the SMTP server is another process: the time.monotonic() of its last stored mail
+    arrivals: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
         self.wakeup = asyncio.Event()
@@ -129,12 +132,14 @@ class Pipeline:
         return len(ids)
 
     async def _let_arrivals_in(self) -> None:
-        """Accepting mail comes first: the pipeline's work holds Python's GIL, so deciding a
-        mail while others are arriving slows every SMTP transaction down. While mail keeps
+        """Accepting mail comes first: the pipeline's work holds Python's GIL (in one process)
+        and SQLite's write lock (in any process), so deciding a mail while others are
+        arriving slows every SMTP transaction down. While mail keeps
         arriving, wait for a pause of QUIET_SECONDS, but never more than MAX_DEFER_SECONDS per
         mail: the stored mail is safe, and under a steady stream processing still goes on."""
         deadline = time.monotonic() + MAX_DEFER_SECONDS
-        while time.monotonic() < deadline and time.monotonic() - self.last_arrival < QUIET_SECONDS:
+        last = self.arrivals or (lambda: self.last_arrival)
+        while time.monotonic() < deadline and time.monotonic() - last() < QUIET_SECONDS:
             await asyncio.sleep(QUIET_SECONDS)
 
     def process(self, inbound_id: int) -> None:

@@ -27,8 +27,8 @@ from mediate.outbox_cli import register as register_outbox
 from mediate.record_cli import register as register_record
 from mediate.reminders_cli import register as register_reminders
 from mediate.rotate import rotate
-from mediate.serve import serve
 from mediate.service import at_rest_key, prepare_database, tls_context
+from mediate.supervisor import run
 from mediate.web.server import intake_forms
 from threads import db
 from threads.cases import CaseError
@@ -119,7 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _configure_logging(settings, args.verbose)
     _return_large_blocks_to_the_system()
     try:
-        return asyncio.run(serve(settings))
+        return run(settings)  # the supervisor and its processes, or one process
     except (OSError, DkimError) as error:  # a busy port, an unreadable file: named setting
         print(f"mediate serve could not start: {error}", file=sys.stderr)
         return 1

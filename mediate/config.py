@@ -163,7 +163,18 @@ class VideoSettings(Section):
         return value
 
 
+class ServeSettings(Section):
+    """How `mediate serve` runs (``[serve]``): the front door (SMTP/LMTP, IMAP, web) and the
+    workers (pipeline, outbox, scheduler) as separate processes sharing only the database, or
+    all in one process. 0 workers means: chosen from the machine's cores (``workers_for``)."""
+
+    processes: bool = True
+    pipeline_workers: int = Field(default=0, ge=0, le=64)
+    outbox_workers: int = Field(default=0, ge=0, le=64)
+
+
 class Settings(Section):
+    serve: ServeSettings = ServeSettings()
     service: ServiceSettings = ServiceSettings()
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings = WebSettings()

@@ -3,11 +3,14 @@
 ``ok`` is false only when the database cannot be reached: a backlog or failed copies are worth
 a look, not a reason for a load balancer to take the machine out. Counts are for the whole
 database, so every machine sharing it reports the same backlog; ``claimant`` says which
-machine answered.
+machine answered. ``processes`` lists the processes of this machine's `mediate serve`, each
+with its pid, heartbeat and restarts (``mediate.processes``); the outbox worker's and the
+scheduler's state then come from their own processes.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from threads import quarantine
+from threads.db import read_scope
 from threads.models import InboundMail, InboundStatus, OutgoingMail, utcnow
 
 
@@ -51,12 +55,27 @@ def health(service: Any) -> dict[str, Any]:
     """A JSON-ready report on ``service`` (a running ``mediate.service.Service``)."""
     report: dict[str, Any] = {"ok": True, "claimant": getattr(service, "claimant", "")}
     try:
-        with Session(service.engine) as session:
+        with read_scope(service.engine) as session:
             report["database"] = {"ok": True, "dialect": service.engine.dialect.name}
             report.update(backlog(session))
     except Exception as error:  # noqa: BLE001 (the report says what is wrong)
         report["ok"] = False
         report["database"] = {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
+    report.update(local_parts(service))
+    handler = getattr(service, "handler", None)
+    report["accepting_mail"] = bool(getattr(handler, "accepting", False))
+    shared = getattr(service, "shared", None)
+    if shared is not None:  # one of several processes: the others report on the board
+        report.update(shared.report())
+    else:
+        report["processes"] = [{"name": "serve", "role": "all", "pid": os.getpid(),
+                                "alive": True, "restarts": 0}]
+    return report
+
+
+def local_parts(service: Any) -> dict[str, Any]:
+    """The outbox worker's and the scheduler's state as this process knows it."""
+    report: dict[str, Any] = {}
     outbox = getattr(service, "outbox", None)
     last_round = getattr(outbox, "last_round_at", None)
     report["outbox_worker"] = {
@@ -67,6 +86,4 @@ def health(service: Any) -> dict[str, Any]:
     if scheduler is not None:
         state = getattr(scheduler, "state", None)
         report["scheduler"] = state() if callable(state) else {"present": True}
-    handler = getattr(service, "handler", None)
-    report["accepting_mail"] = bool(getattr(handler, "accepting", False))
     return report

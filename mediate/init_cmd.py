@@ -8,6 +8,7 @@ readable by its owner only, and creates the data folder ``DIR/var`` with mode 07
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from datetime import UTC, datetime
@@ -53,7 +54,12 @@ def private_sqlite(settings: Settings) -> None:
     path = Path(url.removeprefix("sqlite:///"))
     if not path.parent.exists():
         private_folder(path.parent)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    # Never open an existing database file: closing any descriptor of it drops every SQLite
+    # lock this process holds on it (POSIX locks are per process), and another process may
+    # then take this process's live connection for gone, checkpoint and delete the WAL under
+    # it ("database disk image is malformed").
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if name.exists():
             name.chmod(0o600)

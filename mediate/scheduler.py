@@ -18,14 +18,13 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from mailgate.compose import Composer
 from mediate.config import Settings
 from threads import record
 from threads import sweep as sweeping
 from threads.cases import lock_case
-from threads.db import session_scope
+from threads.db import read_scope, session_scope
 from threads.models import utcnow
 
 log = logging.getLogger("mediate.scheduler")
@@ -53,7 +52,7 @@ def retention_sweep(engine: Engine, composer: Composer, settings: Settings,
     with session_scope(engine) as session:
         notices = record.warn_due(session, now, retain_days)
         composer.enqueue(session, notices)
-    with Session(engine) as session:
+    with read_scope(engine) as session:
         due = [case.id for case in record.purge_due(session, now, retain_days)]
     purged = 0
     for case_id in due:

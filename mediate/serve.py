@@ -15,6 +15,7 @@ import os
 import signal
 
 from mediate.config import Settings, warnings
+from mediate.processes import FRONT, Shared, Slot
 from mediate.service import Service
 
 log = logging.getLogger("mediate")
@@ -22,10 +23,13 @@ GRACE_SECONDS = 10.0  # for the copy on the wire
 STOP_SECONDS = 20.0  # for the whole stop, whatever hangs
 
 
-async def serve(settings: Settings) -> int:
-    for warning in warnings(settings):
-        log.warning(warning)
-    service = Service.build(settings)
+async def serve(settings: Settings, shared: Shared | None = None, slot: Slot | None = None) -> int:
+    """The whole service in this process; or, with ``slot``, one of the processes that
+    ``mediate.supervisor`` runs (the front door, or one worker)."""
+    if slot is None or slot.role == FRONT:  # once per machine
+        for warning in warnings(settings):
+            log.warning(warning)
+    service = Service.build(settings, shared=shared, slot=slot)
     await service.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,8 +1,11 @@
-"""Everything `mediate serve` runs, assembled from the settings in one asyncio process.
+"""Everything `mediate serve` runs, assembled from the settings, in one asyncio process.
 
 The SMTP server stores mail and nudges the pipeline; the pipeline decides and nudges the outbox
 worker; the outbox worker delivers. Each is a task on one event loop; database work runs in
-threads so the loop stays responsive.
+threads so the loop stays responsive. ``roles`` choose the parts this process runs: all of them
+(tests, `mediate demo`, ``serve.processes = false``), or the front door alone or one kind of
+worker alone, as one of the processes of ``mediate.supervisor``; then the nudges also reach the
+other processes through ``mediate.processes.Shared``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import logging
 import os
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func
@@ -27,8 +31,19 @@ from mailgate.smtp_server import InboundHandler, Limits, start_server, store_inb
 from mailgate.transports import Transport, make_transport
 from mediate.config import Settings
 from mediate.export import LINK_DAYS, fetch_download, for_mediator
-from mediate.health import health
+from mediate.health import health, local_parts
 from mediate.init_cmd import private_sqlite
+from mediate.processes import (
+    ALL_ROLES,
+    FRONT,
+    OUTBOX,
+    PIPELINE,
+    SCHEDULER,
+    Shared,
+    Slot,
+    listen_for_wakes,
+)
+from mediate.processes import heartbeat as post_heartbeats
 from mediate.scheduler import Scheduler
 from mediate.web.server import WebServer, make_links, make_onboarding
 from threads import db
@@ -39,6 +54,12 @@ from threads.models import Blob, InboundMail, InboundStatus, OutgoingMail, utcno
 from threads.sealed import use_key
 
 log = logging.getLogger("mediate")
+
+
+def stop_this_process() -> None:
+    """The supervisor is gone: end at once, as its death signal would (mediate.supervisor),
+    so that a supervisor started again finds the port and the claimant names free."""
+    os._exit(1)
 
 
 def make_composer(settings: Settings) -> Composer:
@@ -125,11 +146,17 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def open_database(settings: Settings) -> Engine:
+    """The engine, with the key for the sealed personal columns (threads.sealed)."""
+    engine = db.make_engine(settings.database_url)
+    use_key(engine, at_rest_key(settings))
+    return engine
+
+
 def prepare_database(settings: Settings, *, auto_upgrade: bool | None = None) -> Engine:
     """Open the database; SQLite is upgraded in place, PostgreSQL must be upgraded by hand."""
     private_sqlite(settings)
-    engine = db.make_engine(settings.database_url)
-    use_key(engine, at_rest_key(settings))  # personal columns sealed (threads.sealed)
+    engine = open_database(settings)
     if auto_upgrade is None:
         auto_upgrade = db.is_sqlite(engine)
     if auto_upgrade:
@@ -154,8 +181,12 @@ class Service:
     web_port: int = 0
     claimant: str = ""  # this process's name on the rows it claims (threads.claims)
     imap: ImapPoller | None = None  # inbound.imap: a thread fetching from a mailbox
+    roles: frozenset[str] = ALL_ROLES  # the parts this process runs (mediate.processes)
+    shared: Shared | None = None  # when one of several processes: wake-ups and the board
+    slot: Slot | None = None  # ... and which of them this one is
     _server: asyncio.base_events.Server | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
+    _unlisten: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -167,7 +198,7 @@ class Service:
         )
         self.pipeline = Pipeline(
             self.engine, self.composer, s.service.domain, s.service.secret_key,
-            s.inbound.attachments.policy(), on_enqueued=self.outbox.nudge, mediators=s.mediators,
+            s.inbound.attachments.policy(), on_enqueued=self._nudge_outbox, mediators=s.mediators,
             case_settings=s.cases, platform_fee=platform_fee(s), vat_percent=s.fees.vat_percent,
             open_local=open_local(s), default_language=s.service.default_language,
             at_rest=self.composer.at_rest,
@@ -181,35 +212,62 @@ class Service:
         self.pipeline.admin_address = admin_address(s)
         smtp = s.inbound.smtp
         self.handler = InboundHandler(
-            self.engine, s.service.domain, s.service.secret_key, self.pipeline.nudge,
+            self.engine, s.service.domain, s.service.secret_key, self._nudge_pipeline,
             source="lmtp" if smtp.lmtp else "smtp", at_rest=self.composer.at_rest,
             limits=Limits(max_connections=smtp.max_connections,
                           session_seconds=smtp.session_seconds, idle_seconds=smtp.idle_seconds,
                           max_recipients=smtp.max_recipients,
                           sender_rate_per_hour=smtp.sender_rate_per_hour),
         )
-        self.scheduler = Scheduler(self.engine, self.composer, s, on_enqueued=self.outbox.nudge)
+        self.scheduler = Scheduler(self.engine, self.composer, s, on_enqueued=self._nudge_outbox)
         onboarding = make_onboarding(s)  # checks every intake form: ConfigError when broken
         self.pipeline.intake_forms = onboarding.forms
+        if self.shared is not None:  # on SQLite the front door's store goes first (db.py)
+            self.pipeline.arrivals = self.shared.last_arrival
         if s.web.enabled:
-            self.web = WebServer(s, self.engine, self.composer, onboarding, self.outbox.nudge)
+            self.web = WebServer(s, self.engine, self.composer, onboarding, self._nudge_outbox)
             self.web.context.health = lambda: health(self)
             self.web.context.download = self._download
 
     @classmethod
     def build(cls, settings: Settings, transport: Transport | None = None,
-              dkim_dns: DnsFunction | None = None) -> Service:
-        """``dkim_dns`` answers the DKIM key lookups (tests publish their own key)."""
-        engine = prepare_database(settings)
+              dkim_dns: DnsFunction | None = None, shared: Shared | None = None,
+              slot: Slot | None = None) -> Service:
+        """``dkim_dns`` answers the DKIM key lookups (tests publish their own key). With
+        ``slot``, one process of ``shared`` (the supervisor brought the schema up to date
+        before it started them)."""
+        engine = prepare_database(settings) if slot is None else open_database(settings)
         transport = transport or make_transport(settings.outbound, settings.base_dir,
                                                 ehlo_name=settings.service.domain)
-        service = cls(settings, engine, transport)
+        roles = ALL_ROLES if slot is None else frozenset({slot.role})
+        service = cls(settings, engine, transport, roles=roles, shared=shared, slot=slot)
         service.pipeline.dkim_dns = dkim_dns
         return service
 
+    def _nudge_pipeline(self) -> None:
+        if PIPELINE in self.roles:
+            self.pipeline.nudge()
+        if self.shared is not None:
+            self.shared.arrived()
+            self.shared.wake(PIPELINE)
+
+    def _nudge_outbox(self) -> None:
+        if OUTBOX in self.roles:
+            self.outbox.nudge()
+        if self.shared is not None:
+            self.shared.wake(OUTBOX)
+
+    def claimant_for(self) -> str:
+        """Host and SMTP port, and which process: a restarted worker takes the name of the
+        one that died and so takes back its claims at once (``release_work``)."""
+        if self.slot is None or self.shared is None:
+            return claimant_name(self.smtp_port)
+        port = self.settings.inbound.smtp.port
+        return claimant_name(port, worker=self.slot.name, pid=self.shared.supervisor_pid)
+
     async def start(self) -> None:
         s = self.settings
-        if s.inbound.smtp.enabled:
+        if FRONT in self.roles and s.inbound.smtp.enabled:
             tls = tls_context(s)  # before listening: a bad certificate stops serve at once
             try:
                 self._server = await start_server(
@@ -224,24 +282,47 @@ class Service:
             self.smtp_port = self._server.sockets[0].getsockname()[1]
             log.info("%s listening on %s:%s",
                      "LMTP" if s.inbound.smtp.lmtp else "SMTP", s.inbound.smtp.host, self.smtp_port)
-        self.claimant = claimant_name(self.smtp_port)
+        self.claimant = self.claimant_for()
         CLAIMANT.set(self.claimant)  # the tasks below inherit it
-        await asyncio.to_thread(release_work, self.engine, self.claimant)  # after a crash
-        self._tasks = [
-            asyncio.create_task(self.pipeline.run(), name="pipeline"),
-            asyncio.create_task(self.outbox.run(), name="outbox"),
-        ]
-        self.scheduler.start()
-        if s.inbound.imap.enabled:
+        if self.roles & {PIPELINE, OUTBOX}:  # after a crash
+            await asyncio.to_thread(release_work, self.engine, self.claimant)
+        self._tasks = []
+        if PIPELINE in self.roles:
+            self._tasks.append(asyncio.create_task(self.pipeline.run(), name="pipeline"))
+        if OUTBOX in self.roles:
+            self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
+        if SCHEDULER in self.roles:
+            self.scheduler.start()
+        if FRONT in self.roles and s.inbound.imap.enabled:
             self.imap = self._imap_poller(asyncio.get_running_loop())
             self.imap.start()
-        if self.web is not None:
+        if FRONT in self.roles and self.web is not None:
             self.web_port = await self.web.start()
+        if self.shared is not None and self.slot is not None:
+            self._join(self.shared, self.slot)
+
+    def _join(self, shared: Shared, slot: Slot) -> None:
+        """Take this process's place among the others: its wake-up, its heartbeat."""
+        loop = asyncio.get_running_loop()
+        worker = {PIPELINE: self.pipeline, OUTBOX: self.outbox}.get(slot.role)
+        if worker is not None:
+            self._unlisten = listen_for_wakes(shared, slot, loop, worker.wakeup.set)
+        self._tasks.append(asyncio.create_task(
+            post_heartbeats(shared, slot, self._state, stop_this_process), name="heartbeat"))
+
+    def _state(self) -> dict:
+        """What this process posts on the board for /healthz."""
+        parts = local_parts(self)
+        role = self.slot.role if self.slot else ""
+        own = {OUTBOX: "outbox_worker", SCHEDULER: "scheduler"}.get(role, "")
+        return {own: parts[own]} if own in parts else {}
 
     async def stop(self, grace: float = 10.0) -> None:
         """Greet new SMTP clients with 421, let the copy on the wire finish (at most ``grace``
         seconds), and hand back what this process claimed but did not do."""
         self.handler.accepting = False
+        if self._unlisten is not None:
+            self._unlisten()
         if self.imap is not None:
             await asyncio.to_thread(self.imap.stop)
         if self.web is not None:
@@ -251,6 +332,8 @@ class Service:
         sending = [t for t in self._tasks if t.get_name() == "outbox"]
         if sending:
             await asyncio.wait(sending, timeout=grace)
+        if FRONT in self.roles and self.shared is not None:  # 421 until the workers are done
+            await asyncio.to_thread(self.shared.wait_for_workers, grace)
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(TimeoutError):
@@ -260,8 +343,9 @@ class Service:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        with contextlib.suppress(Exception):  # the leases run out anyway
-            await asyncio.to_thread(release_work, self.engine, self.claimant)
+        if self.roles & {PIPELINE, OUTBOX}:
+            with contextlib.suppress(Exception):  # the leases run out anyway
+                await asyncio.to_thread(release_work, self.engine, self.claimant)
         self.handler.executor.shutdown(wait=False)  # the SMTP server's own threads
         await self.transport.close()
 
@@ -274,7 +358,7 @@ class Service:
                                  self.composer.at_rest)
 
         return ImapPoller(s.inbound.imap, s.service.domain, store,
-                          on_stored=lambda: loop.call_soon_threadsafe(self.pipeline.nudge))
+                          on_stored=lambda: loop.call_soon_threadsafe(self._nudge_pipeline))
 
     def _download(self, token: str) -> tuple[str, bytes] | None:
         with Session(self.engine) as session:

@@ -29,7 +29,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def write_config(folder: Path, database_url: str, smtp_port: int, sink_port: int) -> Path:
+def write_config(folder: Path, database_url: str, smtp_port: int, sink_port: int,
+                 web_port: int = 0, serve: str = "") -> Path:
+    """``web_port``: serve the pages (and /healthz) there; ``serve``: lines for ``[serve]``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.toml"
     path.write_text(f"""
@@ -41,7 +43,12 @@ secret_key = "{SECRET}"
 url = "{database_url}"
 
 [web]
-enabled = false
+enabled = {"true" if web_port else "false"}
+host = "127.0.0.1"
+port = {web_port}
+
+[serve]
+{serve}
 
 [inbound]
 # These tests are about processes and crashes, not about who the mediator is.
@@ -118,9 +125,11 @@ class ServeProcess:
         raise TimeoutError(f"{self.name} did not come up:\n{self.output()}")
 
     def kill(self) -> None:
+        """kill -9 of `mediate serve` (the supervisor: the kernel ends its processes too)."""
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
+        wait_until_closed(self.smtp_port)
 
     def terminate(self, timeout: float = 30.0) -> int:
         assert self.process is not None
@@ -134,6 +143,35 @@ class ServeProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+
+def processes_of(pid: int) -> dict[str, int]:
+    """The live child processes of ``pid`` by name (`mediate serve` names each after its
+    slot: ``front``, ``pipeline-1``, ``outbox-1``, ``scheduler``)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # it ended while we looked
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        state, parent = stat[stat.rindex(")") + 2:].split()[:2]
+        if int(parent) == pid and state != "Z":
+            found[name] = int(entry.name)
+    return found
+
+
+def wait_until_closed(port: int, timeout: float = 10.0) -> None:
+    """Until nothing listens on ``port`` (the killed processes are really gone)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"port {port} still open")
 
 
 async def send_like_an_mta(

@@ -6,10 +6,11 @@ processes never take the same row. Work is done at least once and the idempotenc
 count once:
 
 - a worker that dies leaves its lease to run out, after which any worker claims the row again;
-- a worker that restarts under the same name (``claimant``: host and SMTP port) first takes
-  back what its previous life held (``release_claims``), so a ``kill -9`` and a restart do not
-  wait for the lease; only one live process can hold a name, because only one can listen on
-  that port;
+- a worker that restarts under the same name (``claimant``: host and SMTP port, and which of
+  serve's worker processes, e.g. ``pipeline-1``) first takes back what its previous life held
+  (``release_claims``), so a ``kill -9`` and a restart do not wait for the lease; only one
+  live process can hold a name, because only one supervisor can listen on that port and it
+  starts a slot again only once the process in it has died;
 - a long batch keeps its rows by renewing the lease (``extend``) while it works.
 
 The claimant is carried in a context variable set once by the service (``CLAIMANT``), so the
@@ -103,10 +104,13 @@ def release_claims(engine: Engine, model: type[Row], claimant: str | None) -> in
         return result.rowcount or 0
 
 
-def claimant_name(port: int) -> str:
-    """This process's name in claims: host and SMTP port (one live process per pair)."""
+def claimant_name(port: int, worker: str = "", pid: int | None = None) -> str:
+    """This process's name in claims: host and SMTP port (one live process per pair), and
+    which of its worker processes (``pipeline-1``) when `mediate serve` runs several; without
+    a port, the pid of the process that owns the name (``pid``, by default this one)."""
     host = socket.gethostname()
-    return f"{host}:{port}" if port else f"{host}:pid{os.getpid()}"
+    name = f"{host}:{port}" if port else f"{host}:pid{pid or os.getpid()}"
+    return f"{name}/{worker}" if worker else name
 
 
 def release_work(engine: Engine, claimant: str | None) -> int:

@@ -20,18 +20,24 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+from threads.writer_queue import WriterQueue
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 _READ_ONLY = "mediate_read_only"
 _WRITER_LOCKS: dict[object, WriterLock] = {}
+# Queue writers across processes too (threads.writer_queue); False only to measure without it.
+CROSS_PROCESS_QUEUE = True
 
 
 class WriterLock:
     """SQLite's one writer at a time, queued inside this process: re-entrant for the thread
     that holds it, and a writer marked ``first`` (the SMTP server storing mail it has not yet
     answered) goes ahead of every other waiting writer, so a sender never waits behind more
-    than the one transaction that is running."""
+    than the one transaction that is running. ``queue``: the same across the processes that
+    share the file, taken by the thread that holds this lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, queue: WriterQueue | None = None) -> None:
+        self.queue = queue
         self._condition = threading.Condition()
         self._owner: int | None = None
         self._depth = 0
@@ -41,7 +47,8 @@ class WriterLock:
     def hold(self, first: bool = False) -> Iterator[None]:
         me = threading.get_ident()
         with self._condition:
-            if self._owner != me:
+            outer = self._owner != me
+            if outer:
                 self._first_waiting += first
                 try:
                     while self._owner is not None or (not first and self._first_waiting):
@@ -51,7 +58,11 @@ class WriterLock:
                 self._owner = me
             self._depth += 1
         try:
-            yield
+            if outer and self.queue is not None:
+                with self.queue.hold(first):
+                    yield
+            else:
+                yield
         finally:
             with self._condition:
                 self._depth -= 1
@@ -124,12 +135,15 @@ def session_scope(engine: Engine, first: bool = False) -> Iterator[Session]:
 def _writers(engine: Engine, first: bool = False) -> contextlib.AbstractContextManager:
     """SQLite has one writer at a time. Writers of this process queue on a lock that wakes the
     next at once, instead of meeting a busy database, whose handler sleeps (1, 2, 5 ... 100 ms)
-    before trying again; other processes still wait through the busy timeout."""
+    before trying again; and the processes sharing the file queue on ``WriterQueue``."""
     if engine.dialect.name != "sqlite":
         return nullcontext()
     lock = _WRITER_LOCKS.get(engine.url)
     if lock is None:
-        lock = _WRITER_LOCKS.setdefault(engine.url, WriterLock())
+        database = engine.url.database
+        queue = WriterQueue(Path(database)) \
+            if CROSS_PROCESS_QUEUE and database and database != ":memory:" else None
+        lock = _WRITER_LOCKS.setdefault(engine.url, WriterLock(queue))
     return lock.hold(first)
 
 

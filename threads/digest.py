@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from threads import balance, heat, models
-from threads.db import session_scope
+from threads.db import read_scope, session_scope
 from threads.models import Awaiting, Case, DigestRecord, Message, Participant, SafetyAlert
 from threads.notices import Notice
 from threads.reminders import STEP_COLUMN, STEPS
@@ -160,7 +160,7 @@ def send_due(
         return 0
     sent = 0
     for mediator in settings.mediators:
-        with Session(engine) as session:
+        with read_scope(engine) as session:
             if _claimed(session, mediator.email, period):
                 continue
         with session_scope(engine) as session:

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from threads import audit, digest, readiness
 from threads.cases import lock_case
-from threads.db import session_scope
+from threads.db import read_scope, session_scope
 from threads.links import Links
 from threads.models import Awaiting, Case, Message, Participant, utcnow
 from threads.notices import Notice
@@ -73,7 +73,7 @@ def sweep(
     now = now or utcnow()
     rs, timezone = settings.reminders, settings.service.timezone
     report = SweepReport(at=now, quiet=is_quiet(now, rs, timezone))
-    with Session(engine) as session:
+    with read_scope(engine) as session:
         items = due(session, rs, now, steps)
         ready_cases = readiness.ready_due(session, steps)
     by_case: dict[int, list[Due]] = defaultdict(list)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, text
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -100,7 +99,7 @@ def language_of_link(engine: Engine, links: Links, token: str) -> str | None:
         data = links.serializer.loads(token)  # signature only, any age
     except Exception:  # noqa: BLE001  (a bad link simply has no language)
         return None
-    with Session(engine) as session:
+    with read_scope(engine) as session:
         participant = session.get(Participant, data.get("p")) if isinstance(data, dict) else None
         return participant.language if participant is not None else None
 

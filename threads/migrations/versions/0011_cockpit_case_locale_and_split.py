@@ -1,7 +1,7 @@
 """a case's own time zone, form of address and VAT; each party's share of the costs
 
 Revision ID: cockpit_case_locale_and_split
-Revises: net_sealed_columns
+Revises: tone_message_tone
 Create Date: 2026-12-04 17:30:00
 
 """
@@ -14,7 +14,7 @@ import sqlmodel
 
 # revision identifiers, used by Alembic.
 revision: str = 'cockpit_case_locale_and_split'
-down_revision: Union[str, Sequence[str], None] = 'net_sealed_columns'
+down_revision: Union[str, Sequence[str], None] = 'tone_message_tone'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
