@@ -38,7 +38,7 @@ SEALED_BYTES: list[tuple[Any, Any, str]] = [
 # columns sealed by their type (threads.sealed): writing the value again seals it anew
 SEALED_COLUMNS: list[tuple[Any, Any, tuple[str, ...]]] = [
     (Participant, Participant.id, ("name",)),
-    (Message, Message.id, ("subject", "text", "released_text")),
+    (Message, Message.id, ("subject", "text", "released_text", "suggested_text", "tone")),
     (IntakeAnswer, IntakeAnswer.id, ("value",)),
     (Signature, Signature.id, ("text", "typed_name", "ip", "user_agent")),
 ]

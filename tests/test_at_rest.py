@@ -94,3 +94,15 @@ def test_rotate_key_without_a_key_says_what_to_do(tmp_path, capsys):
                       '[[mediators]]\nemail = "m@office.test"\nname = "M"\n')
     assert cli.main(["--config", str(config), "db", "rotate-key"]) == 1
     assert "privacy.encryption_key is not set" in capsys.readouterr().err
+
+
+def test_rotate_key_knows_every_sealed_column():
+    from sqlmodel import SQLModel
+
+    from mediate.rotate import SEALED_COLUMNS
+    from threads.sealed import SealedJSON, SealedText
+
+    sealed = {(table.name, column.name) for table in SQLModel.metadata.sorted_tables
+              for column in table.columns if isinstance(column.type, SealedText | SealedJSON)}
+    listed = {(model.__tablename__, name) for model, _, names in SEALED_COLUMNS for name in names}
+    assert sealed == listed

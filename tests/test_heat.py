@@ -62,12 +62,13 @@ async def test_a_threat_is_alerted_at_once_and_never_relayed_in_either_mode(serv
         await reply(service, ANNA, address[ANNA], THREAT)
         assert sink.to(BRAM) == [] and sink.to(CEES) == []
         [alert] = sink.to(MEDIATOR)
-        assert alert.message["Subject"].startswith(f"[{opened.ref}] SAFETY ALERT: message 1")
+        assert alert.message["Subject"].startswith(  # in the mediator's safety lane
+            f"[{opened.ref}] URGENT – SAFETY ALERT: message 1")
         assert alert.text.startswith("Please note: threat ('I know where Bram parks', "
                                      "'would be a shame if something happened').")
         assert "#ack 1" in alert.text
         [receipt] = sink.to(ANNA)
-        assert "reads it first" in receipt.text  # the ordinary receipt, nothing about threats
+        assert "I read it first" in receipt.text  # the ordinary receipt, nothing about threats
         assert "threat" not in receipt.text.lower()
 
 
