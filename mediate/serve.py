@@ -43,7 +43,8 @@ async def serve(settings: Settings, shared: Shared | None = None, slot: Slot | N
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
-    log.info("Mediate is running for %s; press Ctrl-C to stop", settings.service.domain)
+    if slot is None or slot.role == FRONT:  # said once, not by every worker
+        log.info("Mediate is running for %s; press Ctrl-C to stop", settings.service.domain)
     await stop.wait()
     try:
         await asyncio.wait_for(service.stop(grace=GRACE_SECONDS), STOP_SECONDS)
