@@ -24,7 +24,7 @@ import email.parser
 import email.policy
 import email.utils
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 
@@ -41,22 +41,14 @@ def sender_trust(headers: bytes | Message | Iterable[str], authserv_id: str) -> 
     parsed headers, or the values of its Authentication-Results headers."""
     if not authserv_id:
         return None
-    trusted = authserv_id.strip().lower()
     dkim: set[str] = set()
     dmarc: set[str] = set()
-    for value in _values(headers):
-        try:
-            parsed = authres.AuthenticationResultsHeader.parse_value(_unfold(value))
-        except Exception:  # noqa: BLE001 (authres raises its own and stdlib errors alike)
-            continue
-        if (parsed.authserv_id or "").lower() != trusted:
-            continue
-        for result in parsed.results:
-            method, outcome = (result.method or "").lower(), (result.result or "").lower()
-            if method == "dkim":
-                dkim.add(outcome)
-            elif method == "dmarc":
-                dmarc.add(outcome)
+    for result in _trusted_results(headers, authserv_id):
+        method, outcome = (result.method or "").lower(), (result.result or "").lower()
+        if method == "dkim":
+            dkim.add(outcome)
+        elif method == "dmarc":
+            dmarc.add(outcome)
     if "fail" in dmarc or ("fail" in dkim and "pass" not in dkim):
         return AUTHENTICATION_FAILED
     return None
@@ -69,18 +61,21 @@ def sender_authenticated(headers: bytes | Message | Iterable[str], authserv_id: 
     forged, and answering it sends our mail to an innocent third party (backscatter)."""
     if not authserv_id:
         return False
+    return any((r.method or "").lower() == "dmarc" and (r.result or "").lower() == "pass"
+               for r in _trusted_results(headers, authserv_id))
+
+
+def _trusted_results(headers: bytes | Message | Iterable[str], authserv_id: str) -> Iterator:
+    """The results (RFC 8601) in the Authentication-Results headers that our trusted server
+    wrote; a header that cannot be read, or another server's, is passed over."""
     trusted = authserv_id.strip().lower()
     for value in _values(headers):
         try:
             parsed = authres.AuthenticationResultsHeader.parse_value(_unfold(value))
-        except Exception:  # noqa: BLE001 (as in sender_trust)
+        except Exception:  # noqa: BLE001 (authres raises its own and stdlib errors alike)
             continue
-        if (parsed.authserv_id or "").lower() != trusted:
-            continue
-        if any((r.method or "").lower() == "dmarc" and (r.result or "").lower() == "pass"
-               for r in parsed.results):
-            return True
-    return False
+        if (parsed.authserv_id or "").lower() == trusted:
+            yield from parsed.results
 
 
 def _values(headers: bytes | Message | Iterable[str]) -> list[str]:
@@ -177,26 +172,17 @@ def trusted_pass(headers: Message, from_domain: str, authserv_id: str) -> bool:
     RFC 8601 section 5 asks; any failure under that id still wins.)"""
     if not authserv_id or sender_trust(headers, authserv_id) is not None:
         return False
-    trusted = authserv_id.strip().lower()
-    for value in _values(headers):
-        try:
-            parsed = authres.AuthenticationResultsHeader.parse_value(_unfold(value))
-        except Exception:  # noqa: BLE001 (as in sender_trust)
+    for result in _trusted_results(headers, authserv_id):
+        if (result.result or "").lower() != "pass":
             continue
-        if (parsed.authserv_id or "").lower() != trusted:
-            continue
-        for result in parsed.results:
-            if (result.result or "").lower() != "pass":
-                continue
-            properties = {(p.type or "").lower() + "." + (p.name or "").lower():
-                          (p.value or "").lower() for p in result.properties}
-            method = (result.method or "").lower()
-            if method == "dmarc" and properties.get("header.from", "").strip(".") == from_domain:
-                return True
-            signer = properties.get("header.d") or properties.get(
-                "header.i", "").rpartition("@")[2]
-            if method == "dkim" and signer and aligned(signer, from_domain):
-                return True
+        properties = {(p.type or "").lower() + "." + (p.name or "").lower():
+                      (p.value or "").lower() for p in result.properties}
+        method = (result.method or "").lower()
+        if method == "dmarc" and properties.get("header.from", "").strip(".") == from_domain:
+            return True
+        signer = properties.get("header.d") or properties.get("header.i", "").rpartition("@")[2]
+        if method == "dkim" and signer and aligned(signer, from_domain):
+            return True
     return False
 
 
