@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint lock bench bench-quick demo clean
+.PHONY: run test lint lock messages bench bench-quick demo clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,18 @@ lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 		--no-emit-index-url --no-emit-find-links --extra test --extra postgresql \
 		-o requirements.lock pyproject.toml
+
+# After changing a text in the code or the templates: extract the message ids (babel.cfg) into
+# threads/locale/messages.pot and update the Dutch catalog; then translate what is new or
+# fuzzy in threads/locale/nl/LC_MESSAGES/messages.po (tests/test_translations.py checks).
+# nl_je holds only the informal wordings and is edited by hand.
+LOCALES := threads/locale
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k translate:2 -k translate_plural:2,3 \
+		--add-comments=TRANSLATORS: --add-location=file --sort-by-file --project=Mediate --no-wrap \
+		-o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) -l nl \
+		--ignore-obsolete --no-wrap --ignore-pot-creation-date
 
 demo: $(STAMP)
 	$(BIN)/mediate demo

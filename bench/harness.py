@@ -203,6 +203,12 @@ class Serve:
         """The sum of each process's peak: an upper bound, as the peaks need not coincide."""
         return sum(_status_kb(pid, "VmHWM") for pid in self.pids()) * 1024
 
+    def by_process(self, key: str) -> dict[str, int]:
+        """``VmRSS`` or ``VmHWM`` of each process in bytes, by the name the supervisor gives
+        it (``front``, ``pipeline-1``, ``outbox-1``, ...; its own process is ``serve``)."""
+        return {("serve" if pid == self.pid else _name(pid)): _status_kb(pid, key) * 1024
+                for pid in self.pids()}
+
 
 def children(pid: int) -> list[int]:
     found = []
@@ -215,6 +221,14 @@ def children(pid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return found
+
+
+def _name(pid: int) -> str:
+    """The name set by ``prctl(PR_SET_NAME)`` (mediate.supervisor), else the pid."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return str(pid)
 
 
 def _status_kb(pid: int, key: str) -> int:

@@ -108,7 +108,8 @@ async def attachment(env: Env, profile: Profile) -> list[Row]:
     case = env.attachment_case
     email, address = case.parties[0]
     template = mails.reply(4096, size)
-    above, seconds, bare_seconds = [], [], []
+    above, together, seconds, bare_seconds = [], [], [], []
+    each: dict[str, list[int]] = {}  # process name -> its peak above its idle, per round
     for _ in range(profile.attachment_rounds):
         raw = mails.personalise(template, email, address, f"<{uuid.uuid4().hex}@client.test>")
         job = Job(email, [address], stuff(raw))
@@ -116,6 +117,7 @@ async def attachment(env: Env, profile: Profile) -> list[Row]:
         bare_seconds.append(bare.seconds)
         await env.probe.settle(profile.settle_seconds)
         idle = env.serve.rss()
+        idle_each = env.serve.by_process("VmRSS")
         exact = env.serve.reset_peak()
         env.sink.reset()
         sampled = [idle]
@@ -131,12 +133,30 @@ async def attachment(env: Env, profile: Profile) -> list[Row]:
             env.note(f"attachment: errors {sent.errors[:1]}, {env.sink.count} copies arrived")
         peak = env.serve.peak() if exact else max(sampled)
         above.append(max(peak, max(sampled)) - idle)
+        together.append(max(sampled) - idle)
+        if exact:
+            for name, hwm in env.serve.by_process("VmHWM").items():
+                each.setdefault(name, []).append(hwm - idle_each.get(name, hwm))
         seconds.append(env.sink.last - started)
+    variant = f"{size / 1e6:.0f} MB to {PARTIES}"
+    rows = []
+    if each:  # the kernel's per-process peaks (not when clear_refs is refused)
+        largest = max(median(v) for v in each.values())
+        rows.append(Row("attachment", variant, "peak MB above idle (largest process)",
+                        largest / 1e6, size / 1e6, largest / size, f"< {TARGET_MEMORY}",
+                        largest / size < TARGET_MEMORY))
+        rows += [Row("attachment", variant, f"peak MB above idle ({name})", median(v) / 1e6,
+                     size / 1e6, median(v) / size) for name, v in sorted(each.items())]
     memory_ratio = median(above) / size
     return [
-        Row("attachment", f"{size / 1e6:.0f} MB to {PARTIES}", "peak MB above idle",
+        *rows,
+        Row("attachment", variant, "peak MB above idle (sum of the processes' peaks)",
             median(above) / 1e6, size / 1e6, memory_ratio, f"< {TARGET_MEMORY}",
             memory_ratio < TARGET_MEMORY),
-        Row("attachment", f"{size / 1e6:.0f} MB to {PARTIES}", "seconds to last copy",
+        # the processes' RSS summed at each 10 ms sample: the real peak of serve as a whole
+        # is at least this (a peak shorter than 10 ms can be missed) and at most the sum above
+        Row("attachment", variant, "peak MB above idle (summed RSS, sampled)",
+            median(together) / 1e6, size / 1e6, median(together) / size),
+        Row("attachment", variant, "seconds to last copy",
             median(seconds), median(bare_seconds), median(seconds) / median(bare_seconds)),
     ]

@@ -24,6 +24,7 @@ from email.policy import compat32
 from functools import lru_cache
 
 from mailgate.parse import Attachment
+from threads.i18n import N_, translate
 
 FORBIDDEN_EXTENSIONS: tuple[str, ...] = (
     "exe", "bat", "cmd", "com", "scr", "js", "jse", "vbs", "vbe", "ps1", "psm1", "jar", "msi",
@@ -92,40 +93,31 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):g} MB"
 
 
-# Why a file was not passed on: the English sentence is what is stored and what
-# `mediate inspect` shows; `describe` words it for the reader of a mail.
-_REASONS = {
-    "inline": ("inline image (signature or logo)",
-               "afbeelding in de tekst (handtekening of logo)"),
-    "type": ("files of type .{0} are not passed on",
-             "bestanden van het type .{0} worden niet doorgestuurd"),
-    "file": ("larger than {0}, the limit per file", "groter dan {0}, het maximum per bestand"),
-    "message": ("together with the other files larger than {0}, the limit per message",
-                "samen met de andere bestanden groter dan {0}, het maximum per bericht"),
-    "bidi": ("the name hides its real type (right-to-left control characters)",
-             "de naam verbergt het echte type (tekens die de leesrichting omdraaien)"),
-    "inside": ("it contains a file of type .{0}, which is not passed on",
-               "er zit een bestand van het type .{0} in, en dat wordt niet doorgestuurd"),
+# Why a file was not passed on, by kind. What is stored is the kind and its value ("type:.exe",
+# "file:10 MB"); `describe` words it for each reader, `mediate inspect` in English.
+REASONS = {
+    "inline": N_("inline image (signature or logo)"),
+    "type": N_("files of type %(value)s are not passed on"),
+    "file": N_("larger than %(value)s, the limit per file"),
+    "message": N_("together with the other files larger than %(value)s, the limit per message"),
+    "bidi": N_("the name hides its real type (right-to-left control characters)"),
+    "inside": N_("it contains a file of type %(value)s, which is not passed on"),
 }
 # Unicode's bidirectional controls: they make a name read differently from how it opens.
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NESTING = 3
-_READ_BACK = [(kind, re.compile("^" + re.escape(en).replace(r"\{0\}", "(.+)") + "$"))
-              for kind, (en, _) in _REASONS.items()]
 
 
 def _reason(kind: str, value: str = "") -> str:
-    return _REASONS[kind][0].format(value)
+    return f"{kind}:{value}" if value else kind
 
 
 def describe(reason: str, lang: str) -> str:
     """A stored reason in the reader's language (as it is when it is not one of ours)."""
-    for kind, pattern in _READ_BACK:
-        match = pattern.match(reason)
-        if match:
-            words = _REASONS[kind][1 if lang == "nl" else 0]
-            return words.format(*match.groups())
-    return reason
+    kind, _, value = reason.partition(":")
+    if kind not in REASONS:
+        return reason
+    return translate(lang, REASONS[kind], value=value)
 
 
 @lru_cache(maxsize=8)
@@ -152,12 +144,12 @@ def screen_attachments(atts: list[Attachment],
                                 _extension(att.filename.split(":", 1)[0])) if e in forbidden),
                    None)
         if ext is not None:
-            out.append((att, False, _reason("type", ext)))
+            out.append((att, False, _reason("type", f".{ext}")))
             continue
         hidden = [e for e in map(_extension, _inner_names(att.data, att.content_type,
                                                          att.filename)) if e in forbidden]
         if hidden:
-            out.append((att, False, _reason("inside", hidden[0])))
+            out.append((att, False, _reason("inside", f".{hidden[0]}")))
             continue
         if att.size > policy.max_file_bytes:
             out.append((att, False, _reason("file", _megabytes(policy.max_file_bytes))))

@@ -28,16 +28,17 @@ from datetime import UTC, datetime
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
-from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from mailgate import imip
 from mailgate.attachments import describe
-from threads import attachments
+from threads import attachments, video
 from threads.addresses import (
     NO_REPLY_LOCAL,
     bounce_address,
@@ -48,32 +49,39 @@ from threads.addresses import (
 from threads.cases import mediator_of
 from threads.commands import first_words
 from threads.crypto import AtRestKey, seal
+from threads.i18n import N_, install, translate
 from threads.locales import DEFAULT_ZONE
 from threads.locales import FILTERS as LOCALE_FILTERS
-from threads.models import OutgoingMail, Participant, ThreadRoot
+from threads.lookup import Kind, stored_digest
+from threads.models import OutgoingMail, Participant, ThreadRoot, utcnow
 from threads.notices import Notice
+from threads.proposals import CHANNEL as PROPOSAL_THREAD  # each proposal: a thread of its own
 from threads.settings import MediatorSettings
 
 _PREFIX = re.compile(r"^\s*((re|aw|antw|fw|fwd|wg|doorst|sv|vs|tr)\s*(\[\d+\])?\s*:\s*)+", re.I)
 _MAX_REFERENCES = 20
-PRIVATE_LABEL = {"nl": "vertrouwelijk", "en": "private"}
+PRIVATE_LABEL = N_("private")  # in a private line's subject: "[2026-001] Title (private)"
 # What the service tells the mediator, by kind of mail: each lane threads on its own.
 LANES = {
     "review": "review", "review-held": "review", "reminder-review": "review",
+    "withdrawn": "review", "cooling-released": "review",  # what became of a held message
     "safety-alert": "safety", "tone-alert": "safety",  # intake screening; a threat written
     "ready": "progress", "case-opened": "progress", "intake-to-mediator": "progress",
     "signed-to-mediator": "progress", "not-responding": "progress", "name-proposed": "progress",
     "delivery-failed": "progress", "mail-quarantined": "progress", "purge-warning": "progress",
     "command-reply": "answers", "costs": "answers", "status": "answers", "help": "answers",
     "export": "answers", "original": "answers", "mediator-unverified": "answers",
+    "proposal-sent": "answers", "proposals": "answers", "proposal-answered": "progress",
+    "settlement-draft": "review", "settlement-progress": "progress",
+    "follow-up-answer": "progress", "evaluation-to-mediator": "progress",
 }
 LANE_LABEL = {
-    "review": {"nl": "Ter beoordeling", "en": "For review"},
-    "safety": {"nl": "Veiligheid", "en": "Safety"},
-    "progress": {"nl": "Voortgang", "en": "Progress"},
-    "answers": {"nl": "Antwoorden op uw opdrachten", "en": "Answers to your commands"},
+    "review": N_("For review"),
+    "safety": N_("Safety"),
+    "progress": N_("Progress"),
+    "answers": N_("Answers to your commands"),
 }
-URGENT = {"nl": "DRINGEND –", "en": "URGENT –"}
+URGENT = N_("URGENT –")
 _OPENING_WORDS = 8  # of a held message, in its review subject: enough to know it again
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable in the raw source, safe for any line length
@@ -118,6 +126,25 @@ def serialise(mail: Message) -> bytes:
     return f"{head}\r\n\r\n{body}".encode("ascii")
 
 
+_TEXT_HEADERS = (("Content-Type", 'text/plain; charset="utf-8"'), ("MIME-Version", "1.0"),
+                 ("Content-Transfer-Encoding", "quoted-printable"))
+
+
+def text_part(body: str, encoded: dict[str, str]) -> Message:
+    """The copy's single text part, as ``MIMEText(body, "plain", _UTF8_QP)`` builds it. Copies
+    with the same words (a reply relayed to 29 parties) share their quoted-printable
+    encoding, done once per batch in ``encoded``: it was a fifth of the cost of a copy."""
+    if body not in encoded:
+        mail = MIMEText(body, "plain", _UTF8_QP)
+        encoded[body] = mail.get_payload()
+        return mail
+    mail = Message()
+    for name, value in _TEXT_HEADERS:
+        mail[name] = value
+    mail.set_payload(encoded[body])
+    return mail
+
+
 def clean_subject(subject: str, ref: str) -> str:
     """Remove stacked reply prefixes and case tags: 'Re: RE: [x] [x] Foo' -> 'Foo'."""
     tag = re.compile(rf"\s*\[{re.escape(ref)}\]\s*", re.I)
@@ -131,13 +158,14 @@ def clean_subject(subject: str, ref: str) -> str:
 
 class FileParts:
     """Stored files as finished MIME parts (headers and base64), encoded once and reused for
-    every copy: a file relayed to 30 parties is read and encoded once, not 30 times."""
+    every copy: a file relayed to 30 parties is read and encoded once, not 30 times, and its
+    pieces are the same objects in all 30 copies (``copy_pieces``)."""
 
     def __init__(self, load: Callable[[str], bytes]) -> None:
         self.load = load
-        self.parts: dict[tuple[str, str, str], bytes] = {}
+        self.parts: dict[tuple[str, str, str], tuple[bytes, ...]] = {}
 
-    def part(self, item: dict) -> bytes:
+    def part(self, item: dict) -> tuple[bytes, ...]:
         key = (item["sha256"], item["filename"], item["content_type"])
         if key not in self.parts:
             self.parts[key] = _file_part(self.load(item["sha256"]), item["content_type"],
@@ -145,7 +173,14 @@ class FileParts:
         return self.parts[key]
 
 
-def _file_part(data: bytes, content_type: str, filename: str) -> bytes:
+# Base64 of this many bytes is 1.3 MB in 76-character lines: a piece the transport hands to
+# the socket whole (mailgate.transports), and small enough that no piece is worth a copy.
+_PIECE_BYTES = 57 * 1024 * 16
+
+
+def _file_part(data: bytes, content_type: str, filename: str) -> tuple[bytes, ...]:
+    """The part's head and body as pieces to send one after the other, never joined: the
+    encoded file is held once, without the transient copies a join would make."""
     maintype, _, subtype = content_type.partition("/")
     if not subtype or not maintype:
         maintype, subtype = "application", "octet-stream"
@@ -154,30 +189,14 @@ def _file_part(data: bytes, content_type: str, filename: str) -> bytes:
         head["Content-Type"] = "message/rfc822"
         head.add_header("Content-Disposition", "attachment", filename=_param(filename))
         head["Content-Transfer-Encoding"] = "7bit" if data.isascii() else "8bit"
-        body = _LINE_END_BYTES.sub(b"\r\n", data)
-    else:
-        head.add_header("Content-Type", f"{maintype}/{subtype}", name=_param(filename))
-        head.add_header("Content-Disposition", "attachment", filename=_param(filename))
-        head["Content-Transfer-Encoding"] = "base64"
-        body = bytearray()
-        for start in range(0, len(data), 57 * 1024):  # 76-character lines, no full-size copy
-            body += base64.encodebytes(data[start:start + 57 * 1024]).replace(b"\n", b"\r\n")
-        body = bytes(body)
-    return _head(head) + b"\r\n\r\n" + body
-
-
-def _with_calendar(text: MIMEText, ics: str, method: str) -> MIMEMultipart:
-    """The text and its iCalendar twin as alternatives (iMIP, RFC 6047): a text/calendar part
-    carrying its METHOD is what Outlook, Gmail, Apple Mail and Thunderbird show as an
-    invitation with accept and decline."""
-    mail = MIMEMultipart("alternative")
-    del text["MIME-Version"]
-    mail.attach(text)
-    part = MIMEText(ics, "calendar", _UTF8_QP)
-    part.set_param("method", method)
-    del part["MIME-Version"]
-    mail.attach(part)
-    return mail
+        return _head(head) + b"\r\n\r\n", _LINE_END_BYTES.sub(b"\r\n", data)
+    head.add_header("Content-Type", f"{maintype}/{subtype}", name=_param(filename))
+    head.add_header("Content-Disposition", "attachment", filename=_param(filename))
+    head["Content-Transfer-Encoding"] = "base64"
+    view = memoryview(data)
+    return _head(head) + b"\r\n\r\n", *(
+        base64.encodebytes(view[start:start + _PIECE_BYTES]).replace(b"\n", b"\r\n")
+        for start in range(0, len(data), _PIECE_BYTES))  # 76-character lines
 
 
 def _param(value: str) -> str | tuple[str, str, str]:
@@ -193,24 +212,32 @@ _CONTENT_HEADERS = (b"content-type:", b"content-transfer-encoding:", b"mime-vers
 
 
 def with_files(raw: bytes, files: list[dict], parts: FileParts) -> bytes:
+    """The copy with its files as one bytes object (a Maildir file, the tests)."""
+    return b"".join(copy_pieces(raw, files, parts))
+
+
+def copy_pieces(raw: bytes, files: list[dict], parts: FileParts) -> list[bytes]:
     """Add the copy's files to its composed text just before sending: the text becomes the
-    first part of a multipart/mixed mail, each file a part encoded once for all copies."""
+    first part of a multipart/mixed mail, each file a part encoded once for all copies. The
+    copy is a list of pieces to send in order; the files' pieces are shared with every other
+    copy of the batch, so 30 copies of a 25 MB file hold its 34 MB of base64 once."""
     if not files:
-        return raw
+        return [raw]
     head, _, text = raw.partition(b"\r\n\r\n")
     own, content = [], []
     for line in re.split(rb"\r\n(?![ \t])", head):
         (content if line.lower().startswith(_CONTENT_HEADERS) else own).append(line)
     boundary = f"=_mediate_{uuid.uuid4().hex}".encode()
-    pieces = [b"\r\n".join(own), b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
-              b'boundary="' + boundary + b'"\r\n\r\n',
-              b"--" + boundary + b"\r\n",
-              b"\r\n".join(f for f in content if not f.lower().startswith(b"mime-version:")),
-              b"\r\n\r\n", text.rstrip(b"\r\n"), b"\r\n"]
+    opening = [b"\r\n".join(own), b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+               b'boundary="' + boundary + b'"\r\n\r\n',
+               b"--" + boundary + b"\r\n",
+               b"\r\n".join(f for f in content if not f.lower().startswith(b"mime-version:")),
+               b"\r\n\r\n", text.rstrip(b"\r\n"), b"\r\n"]
+    pieces = [b"".join(opening)]
     for item in files:
-        pieces += [b"--" + boundary + b"\r\n", parts.part(item), b"\r\n"]
+        pieces += [b"--" + boundary + b"\r\n", *parts.part(item), b"\r\n"]
     pieces.append(b"--" + boundary + b"--\r\n")
-    return b"".join(pieces)
+    return pieces
 
 
 def thread_index(root: str, depth: int) -> str:
@@ -223,13 +250,26 @@ def thread_index(root: str, depth: int) -> str:
 
 
 @dataclass
+class _Root:
+    """A recipient's thread on one channel as this batch leaves it; ``row``: the stored
+    ThreadRoot, or None for a thread this batch starts (inserted with the batch's copies)."""
+
+    message_id: str
+    last_message_id: str | None = None
+    depth: int = 0
+    row: ThreadRoot | None = None
+    used: bool = False
+
+
+@dataclass
 class _Batch:
     """What one ``enqueue`` call looks up once for all its copies (a Composer is shared by
     threads, so this never lives on the Composer itself)."""
 
     mediators: dict[int, Participant] = field(default_factory=dict)
     files: dict[int, list] = field(default_factory=dict)
-    roots: dict[tuple[int, str], ThreadRoot] = field(default_factory=dict)
+    roots: dict[tuple[int, str], _Root] = field(default_factory=dict)
+    bodies: dict[str, str] = field(default_factory=dict)  # text -> its encoding (text_part)
 
 
 @dataclass
@@ -252,13 +292,15 @@ class Composer:
     address: str = "u"  # cases.address: a case opened before it had its own form of address
 
     def __post_init__(self) -> None:
-        self.env = Environment(
+        # whole mails per language (mail/<lang>/: long prose reads best written whole), their
+        # shared phrases from the catalog (jinja2.ext.i18n, in the context's ``lang``)
+        self.env = install(Environment(
             loader=FileSystemLoader(str(self.templates_dir)),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
-        )
+        ))
         self.env.filters["file_reason"] = describe  # why a file stayed behind, in nl or en
         # date, datetime, time, money, number: as the reader's language writes them, in the
         # case's time zone (both read ``lang`` and ``zone`` from the context)
@@ -279,7 +321,7 @@ class Composer:
         name = getattr(recipient, "name", "")
         own = self.by_email.get(getattr(mediator, "email", ""))
         mediator_name = getattr(mediator, "name", self.service_name)
-        closing = {"nl": "Met vriendelijke groet,", "en": "Kind regards,"}.get(lang, "")
+        closing = translate(lang, "Kind regards,")
         return {
             "je": je,
             # the mediator is greeted as a colleague would: by first name
@@ -305,18 +347,48 @@ class Composer:
             raise ValueError(f"template mail/{lang}/{kind}.txt must start with 'Subject:'")
         return head.split(":", 1)[1].strip(), body.strip("\n") + "\n"
 
-    def enqueue(self, session: Session, notices: list[Notice]) -> list[OutgoingMail]:
+    def enqueue(self, session: Session, notices: list[Notice]) -> list[dict]:
+        """One outbox row per notice, in the caller's transaction; the rows as written."""
         batch = _Batch()
         # Every recipient's thread in one query, not one per copy (each query would also
         # flush the copies composed so far: 30 round trips for one relayed reply).
         ids = {n.recipient.id for n in notices if n.recipient is not None and n.recipient.id}
         if ids:
             batch.roots = {
-                (root.participant_id, root.channel): root
+                (root.participant_id, root.channel): _Root(
+                    root.message_id, root.last_message_id, root.depth, root)
                 for root in session.exec(select(ThreadRoot).where(
                     col(ThreadRoot.participant_id).in_(sorted(ids))))
             }
-        return [self.enqueue_one(session, notice, batch) for notice in notices]
+        rows = [self.enqueue_one(session, notice, batch) for notice in notices]
+        self._store(session, rows, batch)
+        return rows
+
+    @staticmethod
+    def _store(session: Session, rows: list[dict], batch: _Batch) -> None:
+        """Write the batch's copies and new threads in one INSERT each. Through the ORM, every
+        row whose id SQLite generates is an INSERT of its own (SQLite cannot say which id went
+        to which row of a multi-row INSERT): 2 statements per copy, 7,000 in a sweep."""
+        if not rows:
+            return
+        dialect = session.get_bind().dialect
+        for row in rows:  # what models.keep_hashes does for a row written through the ORM
+            row["rcpt_hash"] = stored_digest(dialect, row["rcpt_to"], Kind.ADDRESS)
+        started = []
+        for (participant_id, channel), root in batch.roots.items():
+            if not root.used:
+                continue
+            if root.row is None:
+                started.append({"participant_id": participant_id, "channel": channel,
+                                "message_id": root.message_id,
+                                "last_message_id": root.last_message_id, "depth": root.depth})
+            else:
+                root.row.last_message_id, root.row.depth = root.last_message_id, root.depth
+                session.add(root.row)
+        session.flush()  # what the session holds goes first: the copies may refer to it
+        session.execute(insert(OutgoingMail.__table__), rows)
+        if started:
+            session.execute(insert(ThreadRoot.__table__), started)
 
     @staticmethod
     def _mediator(session: Session, case, batch: _Batch,  # noqa: ANN001
@@ -353,7 +425,8 @@ class Composer:
             return private_address(case, notice.counterpart, self.domain), mediator
         return reply_address(case, recipient, self.domain), mediator
 
-    def enqueue_one(self, session: Session, notice: Notice, batch: _Batch) -> OutgoingMail:
+    def enqueue_one(self, session: Session, notice: Notice, batch: _Batch) -> dict:
+        """The outbox row of one notice (written by ``enqueue`` with the others)."""
         case, recipient = notice.case, notice.recipient
         own, mediator = self._addresses(session, notice, batch)
         context = {
@@ -371,7 +444,7 @@ class Composer:
         extra_files: list[dict] = []
         if notice.kind in ("original", "postmaster") and notice.context.get("original"):
             extra_files.append(notice.context["original"])
-        if notice.kind == "export":
+        if notice.kind in ("export", "settlement-final"):  # the case file; the signed PDF
             made = self.exporter(session, notice) if self.exporter else {}
             if "file" in made:
                 extra_files.append(made["file"])
@@ -381,10 +454,15 @@ class Composer:
         message_id = f"<{uuid.uuid4().hex}@{self.domain}>"
         # compat32 headers set as finished values: policy.default's header registry parses
         # every value it is given again, which was a quarter of the cost of a copy.
-        mail = MIMEText(body, "plain", _UTF8_QP)
-        if notice.context.get("calendar"):  # #video: an invitation, not only a text
-            mail = _with_calendar(mail, notice.context["calendar"],
-                                  notice.context["calendar_method"])
+        event = notice.context.get("calendar")
+        mail = MIMEText(body, "plain", _UTF8_QP) if event else text_part(body, batch.bodies)
+        if event and case is not None and recipient is not None:  # #video: an invitation
+            # The organizer is the address this copy comes from, so an RSVP reaches the
+            # mediator alone on the party's private line; the mediator organises their own.
+            organizer = recipient.email if recipient.role == "mediator" else own
+            ics = video.calendar(case, **event, organizer=mediator, organizer_address=organizer,
+                                 attendee=recipient)
+            mail = imip.invitation(mail, body, ics, event["method"])
         mail["From"] = formataddr((notice.author.name if notice.author else self.service_name,
                                    own), charset="utf-8")
         mail["Reply-To"] = own
@@ -396,13 +474,14 @@ class Composer:
             rcpt = notice.to_address or ""
         subject = self._subject(notice, topic)
         mail["Subject"] = _text_header(subject, "Subject")
-        mail["Date"] = format_datetime(datetime.now(UTC))
+        # a copy that waits for the morning (threads.night) is dated when it goes out
+        mail["Date"] = format_datetime(notice.not_before or datetime.now(UTC))
         mail["Message-ID"] = message_id
         channel = self._channel_key(notice)
         self._thread(session, batch, mail, notice, channel, message_id)
         if case is not None:
             lane = self._lane(notice)
-            topic = (f"{case.title}: {LANE_LABEL[lane].get(notice.lang, LANE_LABEL[lane]['en'])}"
+            topic = (f"{case.title}: {translate(notice.lang, LANE_LABEL[lane])}"
                      if lane else subject.removeprefix(f"[{case.ref}] "))
             mail["Thread-Topic"] = _text_header(topic, "Thread-Topic")
         mail["X-Loop"] = f"mediate@{self.domain}"
@@ -410,20 +489,22 @@ class Composer:
             mail["Auto-Submitted"] = "auto-replied" if notice.answers else "auto-generated"
             mail["X-Auto-Response-Suppress"] = "All"
         mail["Content-Language"] = notice.lang
-        row = OutgoingMail(
-            case_id=case.id if case else None,
-            participant_id=recipient.id if recipient else None,
-            message_ref_id=notice.message.id if notice.message else None,
-            kind=notice.kind, channel=channel, message_id=message_id,
-            envelope_from=bounce_address(message_id, self.domain), rcpt_to=rcpt,
-            raw=seal(serialise(mail), self.at_rest),
-            attachments=[
+        return {
+            "case_id": case.id if case else None,
+            "participant_id": recipient.id if recipient else None,
+            "message_ref_id": notice.message.id if notice.message else None,
+            "kind": notice.kind, "channel": channel, "message_id": message_id,
+            "envelope_from": bounce_address(message_id, self.domain), "rcpt_to": rcpt,
+            "raw": seal(serialise(mail), self.at_rest),
+            # a copy that waits for the morning starts its delivery window (and its retry
+            # time, outbound.max_retry_hours) then, as `mediate outbox retry` restarts one
+            "next_attempt_at": notice.not_before or utcnow(),
+            "created_at": notice.not_before or utcnow(),
+            "attachments": [
                 {"sha256": a.sha256, "filename": a.filename, "content_type": a.content_type}
                 for a in self._attachments(session, notice.message, batch) if a.passed
             ] if notice.kind in attachments.CARRIES_FILES else extra_files,
-        )
-        session.add(row)
-        return row
+        }
 
     def _subject(self, notice: Notice, topic: str) -> str:
         case = notice.case
@@ -436,12 +517,12 @@ class Composer:
             opening = first_words(notice.message.text or "", _OPENING_WORDS)
             return f"[{case.ref}] {topic}" + (f" – {opening}" if opening else "")
         if lane == "safety":
-            return f"[{case.ref}] {URGENT.get(notice.lang, URGENT['en'])} {topic}"
-        if lane:
+            return f"[{case.ref}] {translate(notice.lang, URGENT)} {topic}"
+        if lane or notice.channel.startswith(PROPOSAL_THREAD):  # a proposal: its own thread
             return f"[{case.ref}] {topic}"
         # Gmail only threads mails whose subjects match: every copy carries the case title.
         if notice.channel == "private":
-            label = PRIVATE_LABEL.get(notice.lang, "private")
+            label = translate(notice.lang, PRIVATE_LABEL)
             if notice.recipient.role == "mediator" and notice.counterpart is not None:
                 return f"[{case.ref}] {case.title} ({label}: {notice.counterpart.name})"
             return f"[{case.ref}] {case.title} ({label})"
@@ -459,6 +540,8 @@ class Composer:
     def _channel_key(cls, notice: Notice) -> str:
         if notice.channel == "private" and notice.counterpart is not None:
             return f"private:{notice.counterpart.id}"
+        if notice.channel.startswith(PROPOSAL_THREAD):
+            return notice.channel
         lane = cls._lane(notice)
         return f"lane:{lane}" if lane else "shared"
 
@@ -474,14 +557,12 @@ class Composer:
         if recipient is not None and recipient.id is not None:
             known = batch.roots.get((recipient.id, channel))
             if known is None:
-                known = batch.roots[(recipient.id, channel)] = ThreadRoot(
-                    participant_id=recipient.id, channel=channel, message_id=message_id)
+                known = batch.roots[(recipient.id, channel)] = _Root(message_id)
             else:
                 root = known.message_id
                 references.append(root)
                 last, depth = known.last_message_id or root, known.depth
-            known.last_message_id, known.depth = message_id, depth + 1
-            session.add(known)
+            known.last_message_id, known.depth, known.used = message_id, depth + 1, True
         if last and last not in references:
             references.append(last)
         if notice.answers and notice.answers not in references:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailgate import budget
-from mailgate.attachments import AttachmentPolicy, screen_attachments
+from mailgate.attachments import AttachmentPolicy, describe, screen_attachments
 from mailgate.classify import ClassifyContext, Verdict, classify
 from mailgate.parse import Attachment, MalformedMail, ParsedMail, parse_mail, sender_of
 from mailgate.reply_text import extract_reply, scrub
@@ -116,7 +116,7 @@ def inspect_mail(raw: bytes, *, as_reply_from: str | None = None,
         "text": result.text,
         "attachments": [
             {"filename": att.filename, "content_type": att.content_type, "size": att.size,
-             "passed": ok, "reason": why}
+             "passed": ok, "reason": describe(why, "en")}
             for att, ok, why in result.attachments
         ],
         "bounced": [{"address": b.address, "permanent": b.permanent}

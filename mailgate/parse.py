@@ -267,6 +267,15 @@ class _Spool:
         out.append(text[end:].encode("ascii", "surrogateescape"))
         return out
 
+    def only_run(self, text: str) -> memoryview | None:
+        """The raw bytes of the run when ``text`` is one mark and blank space (a file's part),
+        else None: decoded from there, the run is never copied out of the mail."""
+        pieces = self.pieces(text)
+        runs = [piece for piece in pieces if isinstance(piece, memoryview)]
+        if len(runs) == 1 and all(piece is runs[0] or not piece.strip() for piece in pieces):
+            return runs[0]
+        return None
+
     def put_back(self, data: bytes) -> bytes:
         return b"".join(self.pieces(data.decode("ascii", "surrogateescape"))) \
             if self.runs and self.tag.encode() in data else data
@@ -280,10 +289,12 @@ def _payload(part: Message) -> bytes:
     raw = part.get_payload()
     cte = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
     if isinstance(raw, str) and spool.holds(raw):
-        whole = b"".join(spool.pieces(raw))
         if cte == "base64":
+            run = spool.only_run(raw)
             with contextlib.suppress(binascii.Error):  # else the lenient way below
-                return binascii.a2b_base64(whole)
+                return binascii.a2b_base64(run if run is not None
+                                           else b"".join(spool.pieces(raw)))
+        whole = b"".join(spool.pieces(raw))
         part.set_payload(whole.decode("ascii", "surrogateescape"))
         raw = part.get_payload()
     if isinstance(raw, str) and cte == "base64" and part.get_content_maintype() == "text":

@@ -35,12 +35,13 @@ from mailgate.inspect import Analysis, analyse
 from mailgate.parse import ParsedMail
 from threads import heat
 from threads.addresses import Recipient, RecipientKind, resolve
-from threads.attachments import IncomingFile
+from threads.attachments import IncomingFile, as_text
 from threads.cases import mediator_of
 from threads.claims import claim
 from threads.crypto import AtRestKey, seal, unseal
 from threads.db import read_scope, session_scope
 from threads.intake import Form
+from threads.lookup import is_address
 from threads.models import Blob, InboundMail, InboundStatus, Participant, utcnow
 from threads.notices import Notice
 from threads.quarantine import announce, safe_description
@@ -96,6 +97,7 @@ class Pipeline:
     tone_lexicon: Lexicon | None = None  # [tone] extra_files added to the shipped lists
     timezone: str = "Europe/Amsterdam"  # service.timezone: "written at 03:07" is local
     video_url_template: str = ""  # [video] url_template: the room #video invites to
+    night_hold: str = ""  # the quiet hours open-mode copies wait out ([relay] night_hold)
     # when the SMTP server is another process: the time.monotonic() of its last stored mail
     arrivals: Callable[[], float] | None = None
 
@@ -183,16 +185,21 @@ class Pipeline:
             row = session.get(InboundMail, inbound_id)
             raw = unseal(row.raw, self.at_rest) \
                 if row is not None and row.status == InboundStatus.PENDING else None
-            mediators = mediator_addresses(session, self.mediators) if raw is not None else set()
         if raw is None:
             return None
-        return self._read(raw, mediators)
+        return self._read(raw, self._mediators_address)
 
-    def _read(self, raw: bytes, mediators: set[str]) -> tuple[Analysis, str, Verification | None]:
+    def _mediators_address(self, address: str) -> bool:
+        with read_scope(self.engine) as session:
+            return is_mediator_address(session, self.mediators, address)
+
+    def _read(
+        self, raw: bytes, is_mediators: Callable[[str], bool]
+    ) -> tuple[Analysis, str, Verification | None]:
         analysis = analyse(raw, self.context, self.policy, seconds=self.analysis_seconds)
         verification = None
         parsed = analysis.parsed
-        if parsed is not None and parsed.from_address in mediators:
+        if parsed is not None and parsed.from_address and is_mediators(parsed.from_address):
             verification = verify_sender(
                 raw, parsed.headers, mode=self.mediator_authentication,
                 authserv_id=self.trusted_authserv_id, dnsfunc=self.dkim_dns)
@@ -211,19 +218,20 @@ class Pipeline:
             return
         if read is None:
             read = self._read(unseal(row.raw, self.at_rest),
-                              mediator_addresses(session, self.mediators))
+                              lambda address: is_mediator_address(session, self.mediators, address))
         analysis, digest, verification = read
-        row.classification = analysis.verdict.kind
-        row.attempts += 1
-        row.claimed_until = None
-        row.processed_at = utcnow()
+        # The row itself is changed only at the end, once (_finish): on SQLite every UPDATE
+        # of it rewrites the whole row, the raw mail included, which holds two copies of
+        # that mail in memory for a moment; an early change would be flushed by the first
+        # query below, with the decoded files held beside them.
         recipients = [resolve(session, r, self.domain, self.secret, self.open_local)
                       for r in row.rcpt_tos]
         # postmaster@ and abuse@ are the administrator's, not a case's: passed on once.
         postmaster = any(r.kind == RecipientKind.POSTMASTER for r in recipients)
         recipients = [r for r in recipients if r.kind != RecipientKind.POSTMASTER]
         if analysis.verdict.kind == "malformed":
-            self._finish(row, InboundStatus.QUARANTINED, analysis.verdict.reason, recipients)
+            self._finish(row, InboundStatus.QUARANTINED, analysis.verdict.reason, recipients,
+                         analysis)
             if analysis.too_slow:
                 self._tell_quarantined(session, row, analysis, recipients)
             return
@@ -233,13 +241,18 @@ class Pipeline:
         for decision in decisions:
             self.composer.enqueue(session, self._not_to_forged(decision.notices,
                                                                analysis.parsed))
+        # The files are stored now (threads.attachments.keep): their decoded bytes need not
+        # wait in memory beside the row's UPDATE.
+        for files in (analysis.attachments, arrival.files,
+                      analysis.parsed.attachments if analysis.parsed else []):
+            files.clear()
         statuses = [d.status for d in decisions]
         if postmaster:
             statuses.append(self._postmaster(session, row))
         status = InboundStatus.PROCESSED if InboundStatus.PROCESSED in statuses \
             else (statuses or [InboundStatus.IGNORED])[0]
         reason = "; ".join([*analysis.reasons, *(f"{d.rule}: {d.reason}" for d in decisions)])
-        self._finish(row, status, reason or analysis.verdict.reason, recipients)
+        self._finish(row, status, reason or analysis.verdict.reason, recipients, analysis)
         session.add(row)
 
     def rules_policy(self) -> Policy:
@@ -249,6 +262,8 @@ class Pipeline:
             default_language=self.default_language,
             intake_forms=self.intake_forms, open_per_hour=self.open_per_hour,
             video_url_template=self.video_url_template, timezone=self.timezone,
+            night_hold=self.night_hold,
+            templates_dir=self.composer.templates_dir,
         )
 
     def _arrival(self, row: InboundMail, analysis: Analysis, digest: str,
@@ -269,6 +284,7 @@ class Pipeline:
             verified=verification is not None and verification.verified,
             unverified_why=verification.reason if verification else "",
             trust_hold=sender_trust(parsed.headers, self.trusted_authserv_id),
+            rsvp=verdict.rsvp,
             bounce_permanent=any(b.permanent for b in verdict.bounced),
             bounce_statuses=[b.status for b in verdict.bounced if b.status],
             # the remote server's own words, for the mediator's notice
@@ -279,6 +295,7 @@ class Pipeline:
                     filename=item.filename, content_type=item.content_type, sha256=item.sha256,
                     size=item.size, stored=seal(item.data, self.at_rest), passed=passed,
                     reason=reason if not passed else "", inline=item.inline,
+                    text=as_text(item.content_type, item.filename, item.data),
                 )
                 for item, passed, reason in analysis.attachments
             ],
@@ -301,7 +318,12 @@ class Pipeline:
                 context={"seconds": f"{self.analysis_seconds:g}", "inbound": row.id})])
 
     @staticmethod
-    def _finish(row: InboundMail, status: str, reason: str, recipients: list[Recipient]) -> None:
+    def _finish(row: InboundMail, status: str, reason: str, recipients: list[Recipient],
+                analysis: Analysis) -> None:
+        row.classification = analysis.verdict.kind
+        row.attempts += 1
+        row.claimed_until = None
+        row.processed_at = utcnow()
         row.status = status
         row.reason = (reason or "")[:2000]
         case = next((r.case for r in recipients if r.case is not None), None)
@@ -339,8 +361,14 @@ class Pipeline:
         )])
         return InboundStatus.PROCESSED
 
-def mediator_addresses(session: Session, configured: list[MediatorSettings]) -> set[str]:
-    """Every address mail may claim to be a mediator's: configured, or leading a case."""
-    stored = session.exec(select(Participant.email).where(Participant.role == "mediator")
-                          .distinct()).all()
-    return {m.email for m in configured} | set(stored)
+def is_mediator_address(
+    session: Session, configured: list[MediatorSettings], address: str
+) -> bool:
+    """Whether mail from this address may claim to be a mediator's: one configured, or one
+    leading a case (found by its keyed hash, threads.lookup: one indexed query)."""
+    if address.lower() in {m.email for m in configured}:
+        return True
+    return session.exec(select(Participant.id).where(
+        Participant.role == "mediator",
+        is_address(session, Participant.email_hash, address),
+    ).limit(1)).first() is not None

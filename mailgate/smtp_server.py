@@ -27,10 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 from sqlalchemy import Engine
 
 from mailgate import replies
+from mailgate.receive import receive
 from threads.addresses import RecipientKind, case_shaped, resolve
 from threads.crypto import AtRestKey, seal
 from threads.db import read_scope, session_scope
@@ -315,6 +316,35 @@ class _Limited:
             self._deadline = None
             self.event_handler.connections -= 1
         super().connection_lost(error)  # type: ignore[misc]
+
+    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 (aiosmtpd's command name)
+        """aiosmtpd's DATA, receiving into one buffer (mailgate.receive): the handler gets the
+        mail as ``envelope.original_content``, a ``bytearray`` held once."""
+        server: SMTP = self  # type: ignore[assignment]
+        if await server.check_helo_needed() or await server.check_auth_needed("DATA"):
+            return
+        assert server.envelope is not None
+        if not server.envelope.rcpt_tos:
+            await server.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await server.push("501 Syntax: DATA")
+            return
+        await server.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            received = await receive(server._reader, server.data_size_limit,
+                                     server.line_length_limit)
+        except asyncio.CancelledError:  # the connection was lost during DATA
+            server._writer.close()
+            raise
+        if received.refusal:
+            await server.push(received.refusal)
+            server._set_post_data_state()
+            return
+        server.envelope.content = server.envelope.original_content = received.data
+        status = await server._call_handler_hook("DATA")
+        server._set_post_data_state()
+        await server.push("250 OK" if status is MISSING else status)
 
     def _out_of_time(self) -> None:
         log.info("SMTP session over its deadline; closed")

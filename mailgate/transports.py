@@ -30,6 +30,7 @@ from mailgate.settings import OutboundSettings
 
 IDLE_REUSE_SECONDS = 120.0  # keep an idle relay connection this long (servers allow >= 300 s)
 NOOP_AFTER_SECONDS = 5.0  # check a connection idle for longer than this before reusing it
+WRITE_BYTES = 1 << 20  # a copy with files goes to the socket at most this much at a time
 
 
 @dataclass
@@ -38,12 +39,16 @@ class Envelope:
     mail_from: str
     rcpt_to: str
     raw: bytes = b""
-    # A copy with files is put together only when it is sent (mailgate.outbox): its bytes
-    # are not held in memory while it waits its turn.
-    build: Callable[[], bytes] | None = None
+    # A copy with files is put together only when it is sent (mailgate.outbox), as pieces
+    # (mailgate.compose.copy_pieces) that share the encoded files with the other copies.
+    build: Callable[[], list[bytes]] | None = None
+
+    async def pieces(self) -> list[bytes]:
+        return [self.raw] if self.build is None else await asyncio.to_thread(self.build)
 
     async def content(self) -> bytes:
-        return self.raw if self.build is None else await asyncio.to_thread(self.build)
+        """The copy as one bytes object, for a transport that needs it whole."""
+        return self.raw if self.build is None else b"".join(await self.pieces())
 
 
 @dataclass
@@ -210,7 +215,7 @@ class SmtpTransport:
                     result = await self._send_one(client, env, env.raw)
                 else:  # one copy with files on the wire at a time: memory stays bounded
                     async with self._large:
-                        result = await self._send_large(client, env, await env.content())
+                        result = await self._send_large(client, env, await env.pieces())
                 if not client.is_connected:
                     client = None
                 await _reported(results, report, env, result)
@@ -219,21 +224,23 @@ class SmtpTransport:
                 self._release(client)
 
     @classmethod
-    async def _send_large(cls, client: aiosmtplib.SMTP, env: Envelope, raw: bytes) -> Result:
-        """A copy with files, written to the relay as it is. aiosmtplib's DATA rewrites every
-        message twice with regular expressions (line endings, then leading dots) on the event
-        loop: about 1.5 s and two extra copies for a 34 MB mail. Our copies are CRLF already
-        (one that is not takes aiosmtplib's way); a line starting with '.' gets a second one
-        (RFC 5321 section 4.5.2), which only then costs a copy."""
-        if raw.count(b"\n") != raw.count(b"\r\n"):
-            return await cls._send_one(client, env, raw)
-        if raw.startswith(b"."):
-            raw = b"." + raw
-        if b"\r\n." in raw:
-            raw = raw.replace(b"\r\n.", b"\r\n..")
+    async def _send_large(cls, client: aiosmtplib.SMTP, env: Envelope,
+                          pieces: list[bytes]) -> Result:
+        """A copy with files, written to the relay piece by piece as it is. aiosmtplib's DATA
+        joins the message and rewrites it twice with regular expressions (line endings, then
+        leading dots) on the event loop: about 1.5 s and three extra copies for a 34 MB mail.
+        Our copies are CRLF already (one that is not takes aiosmtplib's way); a line starting
+        with '.' gets a second one (RFC 5321 section 4.5.2), which only then costs a copy of
+        that piece. The file's pieces are shared by every copy (mailgate.compose), and each is
+        written only once the socket has taken the one before: the transport never buffers
+        the unsent rest of a whole copy."""
+        if any(piece.count(b"\n") != piece.count(b"\r\n") for piece in pieces) \
+                or any(piece.endswith(b"\r") for piece in pieces):
+            return await cls._send_one(client, env, b"".join(pieces))
+        pieces = _stuffed(pieces)
         try:
-            options = ["BODY=8BITMIME"] if not raw.isascii() and \
-                client.supports_extension("8bitmime") else []
+            options = ["BODY=8BITMIME"] if client.supports_extension("8bitmime") and \
+                not all(piece.isascii() for piece in pieces) else []
             await client.mail(env.mail_from, options=options)
             await client.rcpt(env.rcpt_to)
             started = await client.execute_command(b"DATA")
@@ -241,7 +248,14 @@ class SmtpTransport:
                 raise aiosmtplib.SMTPDataError(started.code, started.message)
             protocol = client.protocol
             assert protocol is not None
-            protocol.write(raw if raw.endswith(b"\r\n") else raw + b"\r\n")
+            for piece in pieces:
+                for start in range(0, len(piece), WRITE_BYTES):
+                    protocol.write(memoryview(piece)[start:start + WRITE_BYTES])
+                    # aiosmtplib's flow control (its StreamWriter's drain): wait until the
+                    # socket has taken what was written before handing it more
+                    await asyncio.wait_for(protocol._drain_helper(), client.timeout)
+            if not pieces[-1].endswith(b"\r\n"):
+                protocol.write(b"\r\n")
             protocol.write(b".\r\n")
             answer = await protocol.read_response(timeout=client.timeout)
             if answer.code != 250:
@@ -279,6 +293,23 @@ class SmtpTransport:
                 await asyncio.wait_for(client.quit(), 2)
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 _drop(client)
+
+
+def _stuffed(pieces: list[bytes]) -> list[bytes]:
+    """Dot-stuffed (RFC 5321 section 4.5.2) piece by piece: a piece without a line starting
+    with '.' is kept as the same object (a shared file part is never copied)."""
+    out = []
+    line_start = True  # the previous piece ended a line (or there was none)
+    for piece in pieces:
+        if not piece:
+            continue
+        if b"\r\n." in piece:
+            piece = piece.replace(b"\r\n.", b"\r\n..")
+        if line_start and piece.startswith(b"."):
+            piece = b"." + piece
+        out.append(piece)
+        line_start = piece.endswith(b"\n")
+    return out or [b""]
 
 
 def _answer(error: aiosmtplib.SMTPException) -> str:

@@ -25,6 +25,7 @@ import io
 import json
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -32,9 +33,11 @@ from sqlmodel import Session, col, select
 
 from mailgate.attachments import describe
 from mailgate.parse import MalformedMail, parse_mail
+from mediate import settlement_pdf
 from threads.costs import cents, plain
 from threads.costs import overview as cost_overview
 from threads.crypto import AtRestKey, unseal
+from threads.i18n import install
 from threads.locales import DEFAULT_ZONE
 from threads.locales import FILTERS as LOCALE_FILTERS
 from threads.models import (
@@ -46,6 +49,7 @@ from threads.models import (
     MessageAttachment,
     OutgoingMail,
     Participant,
+    SettlementSignature,
     Signature,
 )
 from threads.record import Entry, Transcript
@@ -56,6 +60,17 @@ NO_AGREEMENT = b"no agreement recorded\n"
 NO_ATTACHMENTS = b"no attachments\n"
 
 
+@lru_cache(maxsize=4)
+def _environment(templates_dir: Path) -> Environment:
+    """The case file's environment, built once per templates folder (not once per export)."""
+    env = install(Environment(  # texts in the reader's ``lang`` (threads.i18n)
+        loader=FileSystemLoader(str(templates_dir)), undefined=StrictUndefined,
+        autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+    ))
+    env.filters.update(LOCALE_FILTERS)
+    return env
+
+
 def render_transcript(templates_dir: Path, record: Transcript, made_at: datetime,
                       files: dict[str, bytes] | None = None,
                       left_out: dict[int, list[tuple[str, str]]] | None = None,
@@ -63,13 +78,8 @@ def render_transcript(templates_dir: Path, record: Transcript, made_at: datetime
     """The transcript page; ``files`` (attachment members) are linked from their message,
     ``left_out`` (by message: file name, reason) named without a link. A person reads it:
     times in the case's zone (``zone``: the service's), not UTC as the audit trail."""
-    env = Environment(
-        loader=FileSystemLoader(str(templates_dir)), undefined=StrictUndefined,
-        autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
-    )
-    env.filters.update(LOCALE_FILTERS)
     lang = (record.party.language if record.party else record.case.language) or "en"
-    html = env.get_template("export/transcript.html").render(
+    html = _environment(templates_dir).get_template("export/transcript.html").render(
         lang=lang if lang in ("nl", "en") else "en", case=record.case,
         participants=record.participants, entries=record.entries, party=record.party,
         made_at=made_at, files=_by_message(files or {}),
@@ -260,3 +270,26 @@ def costs(session: Session, case: Case) -> bytes:
         writer.writerow(["", f"share {share.party.name} {plain(share.percent)}%", "", "",
                          f"{share.amount}"])
     return out.getvalue().encode("utf-8")
+
+
+def settlement(session: Session, case: Case) -> dict[str, bytes]:
+    """The settlement: its exact text, the signatures that count and those voided, the PDF."""
+    made = settlement_pdf.of_case(session, case)
+    if made is None:
+        return {}
+    document, pdf = made
+    names = {p.id: p.name for p in session.exec(
+        select(Participant).where(Participant.case_id == case.id))}
+    records = [{
+        "participant": names.get(sig.participant_id, "?"), "typed_name": sig.typed_name,
+        "signed_at": sig.signed_at, "text_sha256": sig.sha256,
+        "counts": sig.sha256 == document.sha256, "ip": sig.ip, "user_agent": sig.user_agent,
+    } for sig in session.exec(select(SettlementSignature).where(
+        SettlementSignature.settlement_id == document.id).order_by(col(SettlementSignature.id)))]
+    return {
+        f"settlement/{document.kind}.txt": document.text.encode("utf-8"),
+        "settlement/signatures.json": _json({"status": document.status,
+                                             "sha256": document.sha256,
+                                             "signatures": records}),
+        f"settlement/{settlement_pdf.filename(case, document)}": pdf,
+    }

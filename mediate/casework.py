@@ -12,6 +12,7 @@ from mediate.service import make_composer, prepare_database
 from mediate.web.server import case_paperwork, intake_forms
 from threads import cases
 from threads.addresses import reply_address
+from threads.cooling import parse_setting as parse_cooling_off
 from threads.db import session_scope
 from threads.models import (
     Case,
@@ -38,7 +39,10 @@ def open_case(
     moderation: str | None = None, language: str | None = None, engine=None,  # noqa: ANN001
     intake: str | None = None, agreement: str | None = None,
     timezone: str | None = None, address: str | None = None,
+    cooling_off: str | None = None,
 ) -> Opened:
+    """``cooling_off``: 'hold' or 'delay N' (minutes), what becomes of heated words in open
+    mode (threads.cooling); default hold."""
     mediator = cases.find_mediator(settings.mediators, mediator_email)
     form_name, custom, problems = case_paperwork(settings, intake, agreement)
     if mediator is None:
@@ -50,6 +54,12 @@ def open_case(
             problems.append(f"--timezone: {error}")
     if address not in (None, "je", "u"):
         problems.append(f"--address: must be je or u, not {address}")
+    minutes = None
+    if cooling_off:
+        try:
+            minutes = parse_cooling_off(cooling_off)
+        except ValueError as error:
+            problems.append(f"--cooling-off: {error}, not '{cooling_off}'")
     specs = []
     for text in parties:
         try:
@@ -72,6 +82,7 @@ def open_case(
             session, title=title, mediator=mediator, parties=specs, settings=settings.cases,
             moderation=moderation, language=language, intake_form=form_name,
             platform_fee=settings.fees.platform_fee, vat_percent=settings.fees.vat_percent,
+            cooling_off_minutes=minutes,
         )
         # the case keeps its own clock and voice even when the service's defaults change
         case.timezone = timezone or None
@@ -121,6 +132,8 @@ def show_case(settings: Settings, ref: str) -> str:
         lines = [
             f"Case {case.ref}: {case.title}",
             f"  status: {case.status}   moderation: {case.moderation}   language: {case.language}",
+            "  cooling-off: " + (f"delay {case.cooling_off_minutes} min"
+                                 if case.cooling_off_minutes else "hold"),
             f"  opened: {case.created_at:%Y-%m-%d %H:%M} UTC",
             "",
             "Participants:",

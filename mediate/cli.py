@@ -27,7 +27,7 @@ from mediate.outbox_cli import register as register_outbox
 from mediate.record_cli import register as register_record
 from mediate.reminders_cli import register as register_reminders
 from mediate.rotate import rotate
-from mediate.service import at_rest_key, prepare_database, tls_context
+from mediate.service import at_rest_key, open_database, prepare_database, tls_context
 from mediate.supervisor import run
 from mediate.web.server import intake_forms
 from threads import db
@@ -66,12 +66,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def at_rest_note(settings: Settings) -> str:
     """What the database holds readably, said plainly (issue 14: no false comfort)."""
     if settings.privacy.encryption_key:
-        return ("at rest: raw mail, files, message text, intake answers, names and signatures "
-                "are encrypted (privacy.encryption_key); e-mail addresses, reply tokens, case "
-                "titles and the audit trail are stored in the clear")
+        return ("at rest: raw mail, files, message text, intake answers, names, signatures, "
+                "e-mail addresses and reply tokens are encrypted (privacy.encryption_key); "
+                "addresses and tokens are found by keyed hashes; case titles and the audit "
+                "trail (who did what, by name) are stored in the clear; what was stored before "
+                "the key was set stays in the clear until 'mediate db rotate-key'")
     return ("at rest: privacy.encryption_key is not set, so everything is stored in the clear: "
-            "raw mail, files, message text, intake answers, names, addresses; protect the "
-            "database and its backups accordingly")
+            "raw mail, files, message text, intake answers, names, e-mail addresses and reply "
+            "tokens; protect the database and its backups accordingly")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -88,7 +90,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     private_sqlite(settings)
-    engine = db.make_engine(settings.database_url)
+    engine = open_database(settings)  # with the key: new lookup hashes are keyed from the start
     db.upgrade(engine)
     print(f"database is at revision {db.current_revision(engine)}")
     return 0
@@ -148,6 +150,7 @@ def cmd_case_open(args: argparse.Namespace) -> int:
         moderation=args.moderation, language=args.language,
         intake=args.intake, agreement=args.agreement,
         timezone=args.timezone, address=args.address,
+        cooling_off=" ".join(args.cooling_off) if args.cooling_off else None,
     )
     print(f"Case {result.ref} opened: {result.title}")
     print(f"Mediator reply address: {result.mediator_address}")
@@ -232,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     opening.add_argument("--timezone", metavar="ZONE",
                          help="the case's time zone (e.g. Europe/Brussels); default: "
                               "service.timezone")
+    opening.add_argument("--cooling-off", nargs="+", metavar="hold|delay N",
+                         help="heated words in open mode: held for you (hold, the default), "
+                              "or sent after N minutes unless their author stops them")
     opening.add_argument("--address", choices=["je", "u"],
                          help="Dutch form of address: je (first names) or u; default: "
                               "cases.address")

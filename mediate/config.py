@@ -28,6 +28,7 @@ from mailgate.settings import InboundSettings, OutboundSettings
 from mediate import data
 from threads.crypto import check_key
 from threads.settings import (
+    AftercareSettings,
     CaseSettings,
     MediatorSettings,
     ReminderSettings,
@@ -163,6 +164,14 @@ class VideoSettings(Section):
         return value
 
 
+class RelaySettings(Section):
+    """How a party's words travel (``[relay]``). ``night_hold``: in open moderation, copies
+    to parties in their quiet hours (``[reminders] quiet_hours``, the case's time zone) wait
+    until those end (threads.night)."""
+
+    night_hold: bool = True
+
+
 class ServeSettings(Section):
     """How `mediate serve` runs (``[serve]``): the front door (SMTP/LMTP, IMAP, web) and the
     workers (pipeline, outbox, scheduler) as separate processes sharing only the database, or
@@ -189,6 +198,8 @@ class Settings(Section):
     files: FilesSettings = FilesSettings()
     tone: ToneSettings = ToneSettings()
     video: VideoSettings = VideoSettings()
+    relay: RelaySettings = RelaySettings()
+    aftercare: AftercareSettings = AftercareSettings()
     mediators: list[MediatorSettings] = Field(default_factory=list)
 
     # where relative paths (SQLite file, Maildir) are resolved; the config file's folder

@@ -2,7 +2,8 @@
 
 A case archive holds ``transcript.html``, ``messages.mbox`` (every inbound and outgoing mail as
 it was, mboxrd format as read by Thunderbird and mutt), ``attachments/``, ``intake/``,
-``agreement/``, ``costs.csv``, ``audit.jsonl`` (the hash chain, one event a line) and
+``agreement/``, ``settlement/`` (the text, its signatures and the PDF), ``costs.csv``,
+``audit.jsonl`` (the hash chain, one event a line) and
 ``manifest.json`` (SHA-256 of every member, plus a digest over the manifest itself).
 A party's archive holds only their own share (``threads.record.party_transcript``), their mail,
 their intake answers and their own signature; nothing of the others' private lines.
@@ -103,6 +104,7 @@ def build_case_archive(
     members |= files
     members |= parts.intake(session, case, None)
     members |= parts.agreement(session, case)
+    members |= parts.settlement(session, case)
     members["costs.csv"] = parts.costs(session, case)
     members[AUDIT] = b"".join(
         json.dumps(audit.as_row(e), sort_keys=True, ensure_ascii=False).encode() + b"\n"

@@ -14,7 +14,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from threads import quarantine
@@ -35,7 +35,10 @@ def backlog(session: Session) -> dict[str, Any]:
     pending = OutgoingMail.status == "pending"
     count = lambda *where: session.exec(  # noqa: E731
         select(func.count()).select_from(OutgoingMail).where(*where)).one()
-    oldest = session.exec(select(func.min(OutgoingMail.created_at)).where(pending)).one()
+    # copies waiting for the morning (threads.night: never tried, not due) are not late
+    waiting = (OutgoingMail.attempts == 0, OutgoingMail.next_attempt_at > now)
+    late = or_(OutgoingMail.attempts > 0, OutgoingMail.next_attempt_at <= now)
+    oldest = session.exec(select(func.min(OutgoingMail.created_at)).where(pending, late)).one()
     inbound = session.exec(select(func.count()).select_from(InboundMail)
                            .where(InboundMail.status == InboundStatus.PENDING)).one()
     return {
@@ -43,6 +46,7 @@ def backlog(session: Session) -> dict[str, Any]:
             "pending": count(pending),
             "due": count(pending, OutgoingMail.next_attempt_at <= now),
             "deferred": count(pending, OutgoingMail.attempts > 0),
+            "waiting_for_morning": count(pending, *waiting),
             "failed": count(OutgoingMail.status == "failed"),
             "oldest_pending_seconds": _seconds_since(oldest, now),
         },

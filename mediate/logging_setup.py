@@ -18,21 +18,10 @@ import re
 import sys
 import time
 
-# An address as people and MTAs write it: a dot-atom local part in any script (RFC 6531:
-# jörg@...) or a quoted one ("john doe"@..., RFC 5321 section 4.1.2), at a domain of one or
-# more labels in any script (intranet, bücher.de) or an address literal ([192.0.2.1]).
-ADDRESS = re.compile(
-    r"""("(?:[^"\\\r\n]|\\.)*"|[\w.!#$%&'*+/=?^`{|}~-]+)"""
-    r"@(\[[^\]\s]*\]|[\w-]+(?:\.[\w-]+)*)"
-)
+from threads.redaction import redact
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _BARE = re.compile(r"^[A-Za-z0-9_.:/@*+-]+$")
-
-
-def redact(text: str) -> str:
-    """'anna.jansen@example.org' -> 'a***@example.org', wherever it appears; a quoted local
-    part keeps only its opening quote."""
-    return ADDRESS.sub(lambda m: f"{m.group(1)[:1]}***@{m.group(2)}", text)
 
 
 def _value(value: object) -> str:

@@ -2,9 +2,13 @@
 
 With ``privacy.encryption_key = "NEW,OLD"`` every sealed value is opened (with whichever key
 sealed it) and sealed again with NEW; values stored before any key was set are sealed for the
-first time. Afterwards OLD may be dropped from the setting. Each table is done in batches, one
-transaction each, so a large database neither holds one long lock nor all its mail in memory;
-running it again after an interruption simply continues (every value opens with NEW or OLD).
+first time. The lookup hashes of addresses and tokens (threads.lookup) are recomputed with NEW
+in the same UPDATE as the value they belong to, so a row is never sealed with one key and found
+by another; lookups meanwhile match a hash under any configured key, so mail keeps being routed
+while the rotation runs. Afterwards OLD may be dropped from the setting. Each table is done in
+batches, one transaction each, so a large database neither holds one long lock nor all its mail
+in memory; running it again after an interruption simply continues (every value opens with NEW
+or OLD).
 """
 
 from __future__ import annotations
@@ -21,11 +25,17 @@ from threads.db import session_scope
 from threads.models import (
     Blob,
     CaseExport,
+    DigestRecord,
     InboundMail,
     IntakeAnswer,
     Message,
     OutgoingMail,
     Participant,
+    ParticipantAlias,
+    Proposal,
+    ProposalParty,
+    Settlement,
+    SettlementSignature,
     Signature,
 )
 
@@ -35,12 +45,21 @@ SEALED_BYTES: list[tuple[Any, Any, str]] = [
     (InboundMail, InboundMail.id, "raw"), (OutgoingMail, OutgoingMail.id, "raw"),
     (Blob, Blob.sha256, "data"), (CaseExport, CaseExport.id, "archive"),
 ]
-# columns sealed by their type (threads.sealed): writing the value again seals it anew
+# columns sealed by their type (threads.sealed): writing the value again seals it anew, and
+# writing a row recomputes its lookup hashes (threads.models.keep_hashes)
 SEALED_COLUMNS: list[tuple[Any, Any, tuple[str, ...]]] = [
-    (Participant, Participant.id, ("name",)),
+    (Participant, Participant.id, ("name", "email", "token", "private_token", "mediator_token")),
+    (ParticipantAlias, ParticipantAlias.id, ("email",)),
+    (InboundMail, InboundMail.id, ("mail_from", "rcpt_tos", "reason")),
+    (OutgoingMail, OutgoingMail.id, ("rcpt_to", "last_error")),
+    (DigestRecord, DigestRecord.id, ("mediator_email",)),
     (Message, Message.id, ("subject", "text", "released_text", "suggested_text", "tone")),
     (IntakeAnswer, IntakeAnswer.id, ("value",)),
     (Signature, Signature.id, ("text", "typed_name", "ip", "user_agent")),
+    (Proposal, Proposal.id, ("text",)),
+    (ProposalParty, ProposalParty.id, ("comment",)),
+    (Settlement, Settlement.id, ("text", "template")),
+    (SettlementSignature, SettlementSignature.id, ("typed_name", "ip", "user_agent")),
 ]
 
 

@@ -1,10 +1,12 @@
 """The scheduler inside ``mediate serve``: APScheduler 3 triggers sweeps, the database decides.
 
 An ``AsyncIOScheduler`` on the service's event loop runs one interval job every
-``reminders.sweep_interval_seconds``. The job only triggers: what is due and what was sent lives
-in the database (``threads.sweep``), so a sweep that runs late, twice, or on several machines at
-once sends every reminder once. The sweep's database work runs in a worker thread so the SMTP
-server and the pipeline stay responsive; afterwards the outbox is nudged to deliver at once.
+``reminders.sweep_interval_seconds``, and a small one every half minute that sends heated
+messages whose cooling-off wait is over (``threads.cooling``). The jobs only trigger: what is
+due and what was sent lives in the database (``threads.sweep``), so a sweep that runs late,
+twice, or on several machines at once sends every reminder once. The sweep's database work
+runs in a worker thread so the SMTP server and the pipeline stay responsive; afterwards the
+outbox is nudged to deliver at once.
 ``state()`` tells ``/healthz`` whether the scheduler runs and how the last sweep went.
 """
 
@@ -21,7 +23,7 @@ from sqlalchemy import Engine
 
 from mailgate.compose import Composer
 from mediate.config import Settings
-from threads import record
+from threads import cooling, record
 from threads import sweep as sweeping
 from threads.cases import lock_case
 from threads.db import read_scope, session_scope
@@ -29,6 +31,10 @@ from threads.models import utcnow
 
 log = logging.getLogger("mediate.scheduler")
 JOB_ID = "sweep"
+RELEASE_JOB_ID = "cooling-off"
+# A heated message cooling off goes out within this long of the time its author was told,
+# however long the reminder sweep's interval (threads.cooling: the database holds the time).
+RELEASE_EVERY_SECONDS = 30
 FIRST_SWEEP_AFTER = timedelta(seconds=30)  # let the service settle before the first sweep
 
 
@@ -102,6 +108,11 @@ class Scheduler:
             next_run_time=datetime.now(self.aps.timezone) + first_after,
             max_instances=1, coalesce=True, misfire_grace_time=interval,
         )
+        every = min(RELEASE_EVERY_SECONDS, interval)
+        self.aps.add_job(
+            self.release_now, "interval", seconds=every, id=RELEASE_JOB_ID,
+            replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=every,
+        )
         self.aps.start()
 
     async def stop(self) -> None:
@@ -122,9 +133,23 @@ class Scheduler:
                 return None
             self.sweeps += 1
             self.last_report, self.last_error = report, None
-        if (report.total or report.ready or report.digests) and self.on_enqueued:
+        if (report.total or report.ready or report.digests or report.released) \
+                and self.on_enqueued:
             self.on_enqueued()
         return report
+
+    async def release_now(self, now: datetime | None = None) -> int:
+        """Send the heated messages whose cooling-off wait is over (between two sweeps)."""
+        async with self._lock:
+            try:
+                released = await asyncio.to_thread(cooling.sweep, self.engine, self.composer,
+                                                    now)
+            except Exception:  # the next interval tries again
+                log.exception("cooling-off release failed")
+                return 0
+        if released and self.on_enqueued:
+            self.on_enqueued()
+        return released
 
     def state(self) -> dict[str, Any]:
         """For /healthz: is it running, when is the next sweep, how did the last one go."""

@@ -29,6 +29,7 @@ from mailgate.outbox import OutboxWorker
 from mailgate.pipeline import Pipeline
 from mailgate.smtp_server import InboundHandler, Limits, start_server, store_inbound
 from mailgate.transports import Transport, make_transport
+from mediate import settlement_pdf
 from mediate.config import Settings
 from mediate.export import LINK_DAYS, fetch_download, for_mediator
 from mediate.health import health, local_parts
@@ -82,6 +83,9 @@ def make_exporter(settings: Settings):  # noqa: ANN201
 
     def export(session: Session, notice):  # noqa: ANN001,ANN202
         key = at_rest_key(settings)
+        if notice.kind == "settlement-final":  # the signed settlement, as its PDF
+            made = settlement_pdf.stored(session, notice.case, key)
+            return {"file": made} if made else {}
         delivery = for_mediator(
             session, notice.case, notice.recipient, key, settings.templates_dir,
             settings.service.secret_key, settings.service.base_url,
@@ -208,6 +212,7 @@ class Service:
             analysis_seconds=s.inbound.analysis_seconds,
             tone_lexicon=s.tone_lexicon(), timezone=s.service.timezone,
             video_url_template=s.video.url_template,
+            night_hold=s.reminders.quiet_hours if s.relay.night_hold else "",
         )
         self.pipeline.admin_address = admin_address(s)
         smtp = s.inbound.smtp

@@ -52,6 +52,9 @@ def make_settings(tmp_path: Path, database_url: str, **sections) -> Settings:
         "mediators": [
             {"email": MEDIATOR, "name": "Maria de Vries", "language": "en", "hourly_rate": 100}
         ],
+        # Tests run on the real clock, at any hour: open-mode copies would wait for the
+        # morning when run at night. tests/test_night_hold.py turns it on, on a fake clock.
+        "relay": {"night_hold": False},
     }
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}

@@ -22,6 +22,7 @@ from threads import audit
 from threads.addresses import mediator_line, private_address
 from threads.agreement import sha256
 from threads.db import session_scope
+from threads.lookup import is_address
 from threads.models import Case, IntakeAnswer, Participant, Signature
 
 ANNA, BRAM, CEES = "anna@home.test", "bram@work.test", "cees@mail.test"
@@ -50,7 +51,8 @@ class PlayedCase:
         return session.exec(select(Case).where(Case.ref == self.ref)).one()
 
     def party(self, session: Session, email: str) -> Participant:
-        return session.exec(select(Participant).where(Participant.email == email)).one()
+        return session.exec(select(Participant).where(
+            is_address(session, Participant.email_hash, email))).one()
 
 
 def with_attachment(sender: str, to: str, text: str, filename: str, data: bytes) -> bytes:
@@ -84,13 +86,15 @@ async def play_case(service) -> PlayedCase:
         case = session.exec(select(Case).where(Case.ref == opened.ref)).one()
         private = {
             p: private_address(case, session.exec(
-                select(Participant).where(Participant.email == p)).one(), DOMAIN)
+                select(Participant).where(
+                    is_address(session, Participant.email_hash, p))).one(), DOMAIN)
             for p in (ANNA, BRAM, CEES)
         }
         # the mediator's own line to each party (a party's line never takes the mediator's mail)
         own_line = {
             p: mediator_line(case, session.exec(
-                select(Participant).where(Participant.email == p)).one(), DOMAIN)
+                select(Participant).where(
+                    is_address(session, Participant.email_hash, p))).one(), DOMAIN)
             for p in (ANNA, BRAM, CEES)
         }
     played = PlayedCase(opened.ref, address, private)

@@ -16,6 +16,7 @@ from mediate.config import Settings
 from mediate.scheduler import run_sweep
 from mediate.service import make_composer, prepare_database
 from threads.db import session_scope
+from threads.lookup import is_address
 from threads.models import Case, Message, OutgoingMail, Participant
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -85,7 +86,7 @@ class World:
             if kind:
                 query = query.where(OutgoingMail.kind == kind)
             if to:
-                query = query.where(OutgoingMail.rcpt_to == to)
+                query = query.where(is_address(session, OutgoingMail.rcpt_hash, to))
             return list(session.exec(query))
 
     def count(self, kind: str) -> int:

@@ -64,6 +64,10 @@ host = "127.0.0.1"
 port = {sink_port}
 timeout_seconds = 5
 
+[relay]
+# on the real clock, at any hour: open-mode copies must not wait for the morning here
+night_hold = false
+
 [[mediators]]
 email = "{MEDIATOR}"
 name = "Maria de Vries"

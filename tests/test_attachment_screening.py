@@ -65,7 +65,7 @@ def test_a_name_with_trailing_dots_is_cleaned_when_parsed() -> None:
 def test_a_right_to_left_override_in_a_name_is_refused() -> None:
     att = _att("photo\u202egpj.html")
     ok, why = _screen(att)
-    assert not ok and "right-to-left" in why
+    assert not ok and "right-to-left" in describe(why, "en")
     assert "\u202e" not in att.filename
     assert "leesrichting" in describe(why, "nl")
 
@@ -104,3 +104,27 @@ def test_an_attached_mail_with_a_document_passes() -> None:
 
 def test_a_time_in_a_documents_name_is_not_taken_for_a_stream() -> None:
     assert _screen(_att("Notulen 10:30.pdf"))[0]
+
+
+def test_reasons_stored_as_sentences_before_are_read_back_as_keys_by_the_migration() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = (Path(__file__).resolve().parents[1] / "threads" / "migrations" / "versions"
+            / "0012_i18n_attachment_reason_keys.py")
+    spec = importlib.util.spec_from_file_location("reason_keys", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    policy = AttachmentPolicy(max_file_bytes=1024, max_message_bytes=1536)
+    files = [_att("a.exe"), _att("stukken.zip", _zip({"run.exe": b"MZ"})),
+             _att("photo\u202egpj.html"), _att("big.pdf", b"x" * 2000),
+             _att("one.pdf", b"x" * 1000), _att("two.pdf", b"x" * 1000)]
+    keys = [why for _, ok, why in screen_attachments(files, policy) if not ok]
+    assert keys[:3] == ["type:.exe", "inside:.exe", "bidi"]
+    assert [key.partition(":")[0] for key in keys[3:]] == ["file", "message"]
+    for key in keys:
+        old = migration._sentence(key)  # the English sentence stored before
+        assert old == describe(key, "en")
+        assert migration._key(old) == key
+    assert migration._key("a reason of someone else's") is None

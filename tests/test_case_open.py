@@ -64,14 +64,19 @@ def test_case_references_count_up_within_the_year(settings):
     assert second.ref == f"{year}-{int(number) + 1:03d}"
 
 
-def test_cli_open_prints_the_reference_and_addresses_and_refuses_bad_input(tmp_path: Path):
+def cli_case(tmp_path: Path) -> list[str]:
+    """`mediate case` with a small configuration of its own (mediator m@office.test)."""
     config = tmp_path / "config.toml"
     config.write_text(
         '[service]\nsecret_key = "cli-test-secret-key-0123456789-abcdef"\n'
         '[database]\nurl = "sqlite:///var/cli.sqlite3"\n'
         '[[mediators]]\nemail = "m@office.test"\nname = "Maria"\n'
     )
-    base = [sys.executable, "-m", "mediate.cli", "--config", str(config), "case"]
+    return [sys.executable, "-m", "mediate.cli", "--config", str(config), "case"]
+
+
+def test_cli_open_prints_the_reference_and_addresses_and_refuses_bad_input(tmp_path: Path):
+    base = cli_case(tmp_path)
     ok = subprocess.run(
         base + ["open", "--title", "House", "--mediator", "m@office.test",
                 "--party", "Anna <anna@home.test>", "--party", "Bram <bram@home.test>"],

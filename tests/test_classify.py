@@ -10,6 +10,7 @@ from mailgate.classify import (
     Verdict,
     autoreply,
     bounce,
+    calendar,
     classify,
     loop,
     malformed,
@@ -29,13 +30,14 @@ PERSON = "From: Jan Jansen <jan@example.nl>\nSubject: Re: [2026-014] Voorstel\n"
 
 
 def test_stages_run_in_documented_order() -> None:
-    assert STAGES == (malformed.check, loop.check, bounce.check, autoreply.check)
+    assert STAGES == (malformed.check, loop.check, bounce.check, calendar.check,
+                      autoreply.check)
 
 
 def test_only_a_reply_is_relayable() -> None:
     assert Verdict("reply", "x").relayable
     for kind in ("auto-reply", "bounce", "feedback-report", "delivery-report", "loop",
-                 "malformed"):
+                 "malformed", "calendar-reply"):
         assert not Verdict(kind, "x").relayable
 
 
@@ -180,3 +182,32 @@ def test_the_mediator_answering_above_our_failed_delivery_notice_is_not_a_report
                         "A message of this mediation could not be delivered to Piet.\n"
                         "The server's answer was: 550 5.1.1 User unknown\n")
     assert verdict.kind == "reply"
+
+
+def _calendar_mail(method: str, partstat: str) -> bytes:
+    ics = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nMETHOD:" + method + "\r\n"
+           "BEGIN:VEVENT\r\nUID:video-1@mediation.test\r\nDTSTAMP:20310301T120000Z\r\n"
+           "DTSTART:20310314T143000Z\r\nATTENDEE;PARTSTAT=" + partstat +
+           ":mailto:anna@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    return ("From: anna@example.org\r\nTo: case@mediation.test\r\nSubject: Accepted\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
+            "--b\r\nContent-Type: text/plain\r\n\r\n\r\n"
+            f"--b\r\nContent-Type: text/calendar; method={method}\r\n\r\n{ics}--b--\r\n"
+            ).encode()
+
+
+@pytest.mark.parametrize(("method", "partstat", "kind", "rsvp"), [
+    ("REPLY", "ACCEPTED", "calendar-reply", ("accepted", "video-1@mediation.test")),
+    ("REPLY", "TENTATIVE", "calendar-reply", ("tentative", "video-1@mediation.test")),
+    ("REQUEST", "NEEDS-ACTION", "reply", None),  # someone forwarding an invitation writes
+    ("REPLY", "DELEGATED", "reply", None),  # no answer the mediator can use
+])
+def test_a_calendar_reply_is_an_answer_to_the_invitation(method, partstat, kind, rsvp) -> None:
+    raw = _calendar_mail(method, partstat)
+    verdict = classify(parse_mail(raw), raw, CTX)
+    assert (verdict.kind, verdict.rsvp) == (kind, rsvp)
+
+
+def test_a_broken_calendar_part_never_breaks_classification() -> None:
+    raw = _calendar_mail("REPLY", "ACCEPTED").replace(b"BEGIN:VEVENT", b"BEGIN:VEVENT\r\n::::")
+    assert classify(parse_mail(raw), raw, CTX).kind in ("reply", "calendar-reply")

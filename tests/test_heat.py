@@ -4,6 +4,7 @@ repeated in #status until #ack."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from conftest import MEDIATOR
@@ -16,6 +17,13 @@ from threads.models import Message
 HEATED = "Bram is a liar and you know it. Every single time he changes the plan."
 THREAT = "I know where Bram parks his van. It would be a shame if something happened to it."
 CALM = "Agreed, the sofa goes to Anna. I can collect it on Saturday."
+
+
+def _noticed(text: str) -> str:
+    """The first line of a mediator's copy without the hour, which it names only when the suite
+    happens to run at night (the hour itself: test_writing_at_night_is_noticed_in_local_time)."""
+    first = text.splitlines()[0]
+    return re.sub(r"; written at \d\d:\d\d\.$", ".", first)
 
 
 async def test_open_mode_holds_a_heated_message_and_tells_its_author_kindly(service, sink):
@@ -51,7 +59,7 @@ async def test_review_copy_opens_with_what_was_noticed_in_the_mediators_language
     await reply(service, ANNA, address[ANNA], "IK BEN HET ZAT MET JULLIE. Bram is een leugenaar.")
     [review] = sink.to(MEDIATOR)
     # the case is in English, so the mediator's copy is too; the excerpt keeps Anna's words
-    assert review.text.startswith("Please note: capitals; insult ('leugenaar')."), review.text
+    assert _noticed(review.text) == "Please note: capitals; insult ('leugenaar').", review.text
     assert sink.to(BRAM) == []
 
 
@@ -64,8 +72,8 @@ async def test_a_threat_is_alerted_at_once_and_never_relayed_in_either_mode(serv
         [alert] = sink.to(MEDIATOR)
         assert alert.message["Subject"].startswith(  # in the mediator's safety lane
             f"[{opened.ref}] URGENT – SAFETY ALERT: message 1")
-        assert alert.text.startswith("Please note: threat ('I know where Bram parks', "
-                                     "'would be a shame if something happened').")
+        assert _noticed(alert.text) == ("Please note: threat ('I know where Bram parks', "
+                                        "'would be a shame if something happened').")
         assert "#ack 1" in alert.text
         [receipt] = sink.to(ANNA)
         assert "I read it first" in receipt.text  # the ordinary receipt, nothing about threats
@@ -109,3 +117,28 @@ def test_writing_at_night_is_noticed_in_local_time() -> None:
     day = heat.read("Fine.", timezone="Europe/Amsterdam",
                     when=datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
     assert day.written_at is None
+
+
+async def test_a_threat_only_the_word_table_sees_is_alerted_and_says_it_is_a_guess(service, sink):
+    opened, address = await open_case(service, moderation="open")
+    sink.delivered.clear()
+    veiled = "You had better keep an eye on that old dog of yours when it gets dark."
+    await reply(service, ANNA, address[ANNA], veiled)
+    assert sink.to(BRAM) == [] and sink.to(CEES) == []
+    [alert] = sink.to(MEDIATOR)
+    assert alert.message["Subject"].startswith(f"[{opened.ref}] URGENT – SAFETY ALERT")
+    first = _noticed(alert.text)
+    assert first.startswith(f"Please note: threat ('{veiled}' – a guess from the words that "
+                            "weighed most: "), first
+
+
+async def test_heated_words_only_the_word_table_sees_are_held_in_open_mode_as_a_guess(
+        service, sink):
+    opened, address = await open_case(service, moderation="open")
+    sink.delivered.clear()
+    sharp = "Typisch weer, ik regel alles en meneer komt gewoon niet opdagen."
+    await reply(service, ANNA, address[ANNA], sharp)
+    assert sink.to(BRAM) == [] and sink.to(CEES) == []
+    [review] = sink.to(MEDIATOR)
+    assert _noticed(review.text).startswith(
+        f"Please note: heated words ('{sharp}' – a guess from the words that weighed most: ")

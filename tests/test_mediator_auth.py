@@ -15,6 +15,7 @@ from test_walking_skeleton import ANNA, BRAM, CEES, open_case
 
 from mailgate.smtp_server import store_inbound
 from mediate.service import Service
+from threads.lookup import Kind, candidates, is_address
 from threads.models import (
     AuditEvent,
     Case,
@@ -83,7 +84,8 @@ async def test_the_mediator_forged_on_a_partys_address_is_held_and_the_mediator_
     forged = compose(MEDIATOR, line, "#moderation open\n#add Eve <eve@evil.test>")
     await send(service, [line], forged, mail_from=ANNA)
     assert moderation(service) == "review"
-    assert count(service, Participant, Participant.email == "eve@evil.test") == 0
+    assert count(service, Participant, Participant.email_hash.in_(
+        candidates("eve@evil.test", Kind.ADDRESS, None))) == 0
     [held] = held_in_the_mediators_name(service)
     assert held.status == "held" and "#add Eve" in held.text
     [told] = unverified_notices(sink)
@@ -284,9 +286,11 @@ async def test_a_forged_out_of_office_does_not_mark_the_mediator_away(service, s
     await send(service, [address[MEDIATOR]], forged)
     real = compose(MEDIATOR, address[MEDIATOR], "I am away.", subject="Away", headers=auto)
     with Session(service.engine) as session:
-        mediator = session.exec(select(Participant).where(Participant.email == MEDIATOR)).one()
+        mediator = session.exec(select(Participant).where(
+            is_address(session, Participant.email_hash, MEDIATOR))).one()
         assert mediator.away_note is None
     await send(service, [address[MEDIATOR]], real)
     with Session(service.engine) as session:
-        mediator = session.exec(select(Participant).where(Participant.email == MEDIATOR)).one()
+        mediator = session.exec(select(Participant).where(
+            is_address(session, Participant.email_hash, MEDIATOR))).one()
         assert mediator.away_note == "Away"

@@ -13,6 +13,7 @@ from support import smtp_send
 from test_mediator_mail import command, private_line, texts
 from test_walking_skeleton import ANNA, BRAM, CEES, open_case, reply
 
+from threads.lookup import is_address
 from threads.models import Case, InboundMail, Message, OutgoingMail, Participant
 
 # --- one mail, several messages -----------------------------------------------------------
@@ -203,7 +204,8 @@ async def test_an_author_who_rewrites_a_suggestion_is_held_for_review_again(serv
 
 def set_language(service, address_, language):
     with Session(service.engine) as session:
-        party = session.exec(select(Participant).where(Participant.email == address_)).one()
+        party = session.exec(select(Participant).where(
+            is_address(session, Participant.email_hash, address_))).one()
         party.language = language
         session.add(party)
         session.commit()
@@ -284,7 +286,8 @@ def dsn(to: str, failed: str, diagnostic: str) -> bytes:
 async def bounce_back(service, rcpt):
     """The newest copy to ``rcpt`` comes back as a bounce to its VERP address."""
     with Session(service.engine) as session:
-        copy = session.exec(select(OutgoingMail).where(OutgoingMail.rcpt_to == rcpt)
+        copy = session.exec(select(OutgoingMail).where(
+            is_address(session, OutgoingMail.rcpt_hash, rcpt))
                             .order_by(OutgoingMail.id.desc())).first()
     raw = dsn(copy.envelope_from, rcpt, f"550 5.1.1 <{rcpt}>: Recipient address rejected")
     await smtp_send(service.smtp_port, "MAILER-DAEMON@mx.remote.test", [copy.envelope_from], raw)

@@ -13,6 +13,7 @@ from support import compose, smtp_send
 from test_walking_skeleton import ANNA, BRAM, CEES, open_case, reply
 
 from mailgate import replies
+from threads.lookup import is_address
 from threads.models import Case, InboundMail, Message, Participant, TimeEntry
 
 OPEN = f"open@{DOMAIN}"
@@ -111,7 +112,8 @@ async def test_approving_a_message_twice_says_so_and_sends_nothing(service, sink
 
 def private_line(service, party_email):
     with Session(service.engine) as session:
-        party = session.exec(select(Participant).where(Participant.email == party_email)).one()
+        party = session.exec(select(Participant).where(
+            is_address(session, Participant.email_hash, party_email))).one()
         case = session.get(Case, party.case_id)
         return f"{case.ref}+{party.private_token}@{DOMAIN}"
 

@@ -11,6 +11,7 @@ from support import compose, smtp_send
 
 from mailgate.outbox import backoff
 from mediate import casework
+from threads.lookup import is_address
 from threads.models import OutgoingMail, Participant, utcnow
 
 ANNA, BRAM = "anna@home.test", "bram@work.test"
@@ -36,7 +37,7 @@ async def mediator_writes(service, opened, text):
 
 def copies(service, rcpt, kind=None) -> list[OutgoingMail]:
     with Session(service.engine) as session:
-        query = select(OutgoingMail).where(OutgoingMail.rcpt_to == rcpt)
+        query = select(OutgoingMail).where(is_address(session, OutgoingMail.rcpt_hash, rcpt))
         if kind:
             query = query.where(OutgoingMail.kind == kind)
         return list(session.exec(query.order_by(OutgoingMail.id)))
@@ -44,7 +45,8 @@ def copies(service, rcpt, kind=None) -> list[OutgoingMail]:
 
 def participant(service, email) -> Participant:
     with Session(service.engine) as session:
-        return session.exec(select(Participant).where(Participant.email == email)).one()
+        return session.exec(select(Participant).where(
+            is_address(session, Participant.email_hash, email))).one()
 
 
 def make_due(service, copy_id, **changes) -> None:

@@ -28,6 +28,7 @@ from support import DKIM_KEY, compose
 from mailgate.smtp_server import store_inbound
 from mediate import casework
 from mediate.service import Service
+from threads.lookup import is_address
 from threads.models import InboundMail, Message, Participant, TimeEntry
 
 ANNA, BRAM = "anna@home.test", "bram@work.test"
@@ -217,7 +218,8 @@ class Redeliveries(RuleBasedStateMachine):
             logged = sum(t.minutes for t in session.exec(select(TimeEntry)))
             assert logged == self.minutes
             messages = session.exec(select(Message).where(Message.author_id.in_(
-                select(Participant.id).where(Participant.email == ANNA)))).all()
+                select(Participant.id).where(
+                    is_address(session, Participant.email_hash, ANNA))))).all()
             assert len(messages) == self.party_mails
             statuses = [row.status for row in session.exec(select(InboundMail))]
             assert all(status in FINAL - {"quarantined"} for status in statuses), statuses

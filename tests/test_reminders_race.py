@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from mediate.scheduler import run_sweep
 from mediate.service import make_composer
 from threads import db, readiness
+from threads import sweep as sweep_module
 from threads.db import session_scope
 from threads.models import Case, Participant, Reminder
 
@@ -117,3 +118,56 @@ def test_the_sweep_announces_a_ready_case_that_was_missed(world):
     report = world.sweep(done)
     assert report.ready == 1 and world.count("ready") == 1
     assert world.sweep(done).ready == 0
+
+
+class Killed(BaseException):
+    """The process dying in the middle of a sweep (not an error any code catches)."""
+
+
+class Failing:
+    """The real composer, except that it dies at the ``die_at``-th batch, or fails for the
+    cases in ``broken`` (the mailer's error rolls back the whole transaction it is in)."""
+
+    def __init__(self, world: World, die_at: int = 0, broken: frozenset[int] = frozenset()):
+        self.composer = make_composer(world.settings)
+        self.die_at, self.broken, self.batches = die_at, broken, 0
+
+    def enqueue(self, session, notices):  # noqa: ANN001, ANN201
+        self.batches += 1
+        if self.batches == self.die_at:
+            raise Killed
+        if any(notice.case.id in self.broken for notice in notices):
+            raise ValueError("a case the composer cannot write")
+        return self.composer.enqueue(session, notices)
+
+
+def _five_cases_due(world: World) -> list[int]:
+    with time_machine.travel(MONDAY_10, tick=False):
+        return [world.open_case("Anna", "Bram", title=f"Case {n}") for n in range(5)]
+
+
+def test_a_sweep_killed_between_batches_and_run_again_sends_each_reminder_once(
+        world, monkeypatch):
+    monkeypatch.setattr(sweep_module, "CASES_PER_TRANSACTION", 2)
+    _five_cases_due(world)
+    moment = MONDAY_10 + days(3)
+    with pytest.raises(Killed):
+        sweep_module.sweep(world.engine, Failing(world, die_at=2), world.settings, moment)
+    assert world.count("reminder-register") == 4  # the first batch of two cases committed
+    again = world.sweep(moment)
+    assert again.sent["register"] == 6 and again.already_claimed == 0
+    mails = world.mails("reminder-register")
+    assert len({(m.case_id, m.rcpt_to) for m in mails}) == len(mails) == 10
+    with Session(world.engine) as session:
+        assert session.exec(select(func.count()).select_from(Reminder)).one() == 10
+
+
+def test_a_case_that_fails_in_a_batch_costs_only_itself(world):
+    cases = _five_cases_due(world)
+    moment = MONDAY_10 + days(3)
+    report = sweep_module.sweep(world.engine, Failing(world, broken=frozenset({cases[2]})),
+                                world.settings, moment)
+    assert report.failed_cases == [cases[2]] and report.sent["register"] == 8
+    assert {m.case_id for m in world.mails("reminder-register")} == set(cases) - {cases[2]}
+    later = world.sweep(moment)  # once it can be written, it is sent, and only it
+    assert later.sent["register"] == 2 and world.count("reminder-register") == 10

@@ -138,8 +138,10 @@ def test_why_a_file_stayed_behind_is_told_in_the_readers_language():
     assert [describe(r, "nl") for r in reasons] == [
         "bestanden van het type .exe worden niet doorgestuurd",
         "groter dan 2 MB, het maximum per bestand"]
-    assert [describe(r, "en") for r in reasons] == reasons == [
+    assert reasons == ["type:.exe", "file:2 MB"]  # a key and its value, worded when read
+    assert [describe(r, "en") for r in reasons] == [
         "files of type .exe are not passed on", "larger than 2 MB, the limit per file"]
+    assert describe("a reason of someone else's", "nl") == "a reason of someone else's"
     composer = Composer(domain="mediation.test", templates_dir=TEMPLATES)
     text = composer.env.from_string('{{ r|file_reason("nl") }}').render(r=reasons[0])
     assert text == "bestanden van het type .exe worden niet doorgestuurd"

@@ -206,8 +206,10 @@ async def test_signing_records_the_hash_of_the_text_shown_and_mails_both_sides(s
     assert signature.sha256 in again.text and "You signed this agreement" in again.text
     await service.settle()
     [copy] = [d for d in sink.to(ANNA) if "exact text you signed" in d.text]
-    assert signature.sha256 in copy.text and "MEDIATION AGREEMENT" in copy.text
-    assert any("signed the mediation agreement" in d.text for d in sink.to(MEDIATOR))
+    assert "MEDIATION AGREEMENT" in copy.text
+    assert "SHA-256" not in copy.text  # the fingerprint belongs in the record, not her mail
+    assert any("signed the mediation agreement" in d.text and signature.sha256 in d.text
+               for d in sink.to(MEDIATOR))
 
 
 async def sign_again(http, service):

@@ -44,13 +44,17 @@ def test_the_wheel_installed_elsewhere_initialises_checks_and_runs_the_demo(tmp_
     where = run(venv / "bin" / "python", "-c", "import mediate; print(mediate.__file__)",
                 cwd=empty)
     assert where.startswith(str(venv)), where  # the installed copy, not the source tree
+    dutch = run(venv / "bin" / "python", "-c", "from threads.i18n import catalog_path, translate;"
+                " print(translate('nl', 'Kind regards,'), catalog_path('nl'))", cwd=empty)
+    assert dutch.startswith("Met vriendelijke groet,") and str(venv) in dutch  # the catalog ships
 
     mediate = venv / "bin" / "mediate"
     run(mediate, "init", cwd=empty)
     assert stat.S_IMODE((empty / "var").stat().st_mode) == 0o700
     checked = run(mediate, "check-config", cwd=empty)
     assert "configuration is valid" in checked
-    assert "intake forms: default, family" in checked  # the shipped forms, read from the wheel
+    # the shipped forms, read from the wheel
+    assert "intake forms: default, evaluation, family" in checked
     assert str(venv) in checked  # ... from the installed package data
     run(mediate, "db", "upgrade", cwd=empty)
     assert stat.S_IMODE((empty / "var" / "mediate.sqlite3").stat().st_mode) == 0o600

@@ -11,6 +11,7 @@ from conftest import MEDIATOR
 from sqlmodel import Session, select
 
 from mediate import casework
+from threads.lookup import is_address
 from threads.models import Participant
 
 ANNA, BRAM = "anna@home.test", "bram@work.test"
@@ -41,7 +42,8 @@ async def open_case(service, parties=(ANNA, BRAM), **options) -> casework.Opened
 
 def party(service, email: str) -> Participant:
     with Session(service.engine) as session:
-        return session.exec(select(Participant).where(Participant.email == email)).one()
+        return session.exec(select(Participant).where(
+            is_address(session, Participant.email_hash, email))).one()
 
 
 def path(service, email: str, purpose: str) -> str:

@@ -4,6 +4,7 @@ context) and returns a plan: a function that carries the command out and says wh
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,9 +12,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import attention, audit, balance, heat, pause, quarantine, video
+from threads import (
+    attention,
+    audit,
+    balance,
+    cooling,
+    heat,
+    night,
+    pause,
+    proposals,
+    quarantine,
+    settlement,
+    video,
+)
 from threads.addresses import new_token, normalize_address
-from threads.agreement import text_changed
+from threads.agreement import shows_split, text_changed
 from threads.cases import CaseError, mediator_of, parse_party, parties_of
 from threads.commands import (
     TAKES_TEXT,
@@ -31,11 +44,13 @@ from threads.commands import (
 )
 from threads.costs import costs, split
 from threads.links import resend_links, revoke_links
+from threads.lookup import is_address
 from threads.models import (
     Blob,
     Case,
     InboundMail,
     Message,
+    OutgoingMail,
     Participant,
     ParticipantAlias,
     TimeEntry,
@@ -51,7 +66,7 @@ from threads.relay import (
     relay_to_parties,
     send_private,
 )
-from threads.reminders import mark_awaiting
+from threads.reminders import begun, mark_awaiting, wording
 from threads.suggestions import suggest
 
 _DURATION = re.compile(
@@ -74,10 +89,18 @@ def approve(session: Session, case: Case, mediator: Participant, command: Comman
     if case.status == heat.PAUSED:  # nothing is relayed while paused, not even a release
         ctx.errors.append(phrase("approve-paused"))
         return None
-    message = held_target(session, case, command, ctx)
+    if settlement.answers_draft(session, case, command, ctx):  # the draft: off to be signed
+        return settlement.approve(session, case, mediator, command, ctx)
+    message = held_target(session, case, command, ctx, also=_waits(session))
     if message is None:
         return None
     edited = ctx.rest.strip()
+    if message.status == "released":  # relayed, its copies waiting for the morning
+        if not edited:
+            ctx.errors.append(phrase("night-approve-needs-text", line=command.line,
+                                     seq=message.seq))
+            return None
+        return _reword_waiting(session, case, mediator, message, edited, ctx, command.line)
 
     def run():  # noqa: ANN202
         author = session.get(Participant, message.author_id)
@@ -96,9 +119,45 @@ def approve(session: Session, case: Case, mediator: Participant, command: Comman
     return run
 
 
+def _waits(session: Session) -> Callable[[Message], bool]:
+    """Accepts a released message whose copies still wait for the morning (threads.night):
+    until then the mediator may withdraw it or send their own wording instead."""
+    return lambda message: message.status == "released" and bool(night.waiting(session, message))
+
+
+def _reword_waiting(session: Session, case: Case, mediator: Participant, message: Message,
+                    edited: str, ctx: Context, line: str) -> Plan:
+    """``#approve n`` with text on a message waiting for the morning: the mediator's wording
+    goes out instead, to the same people at the same time."""
+
+    def run():  # noqa: ANN202
+        author = session.get(Participant, message.author_id)
+        copies = night.withdraw(session, message)
+        if not copies:  # the morning came while this mail was on its way
+            return [], [phrase("already-decided", line=line, seq=message.seq,
+                               status=message.status)]
+        waiting = {c.participant_id for c in copies}
+        message.released_text, message.decided_at = edited, utcnow()
+        session.add(message)
+        audit.record(session, case, "released", actor=mediator.name, message=message.seq,
+                     edited=True, before="morning")
+        notices = [n for n in relay_to_parties(session, case, message, author, exclude=author)
+                   if n.recipient.id in waiting]
+        until = night.aware(copies[0].next_attempt_at)
+        for notice in notices:
+            notice.not_before = until
+        morning = night.local_time(until, case.timezone or ctx.timezone)
+        notices.append(Notice("released", case, author, author=mediator, message=message,
+                              context={"edited": True, "morning": morning}))
+        return notices, [phrase("night-edited", seq=message.seq, name=author.name,
+                                morning=morning)]
+
+    return run
+
+
 def reject(session: Session, case: Case, mediator: Participant, command: Command,
            ctx: Context) -> Plan | None:
-    message = held_target(session, case, command, ctx)
+    message = held_target(session, case, command, ctx, also=_waits(session))
     first, _, rest = command.args.partition(" ")
     reason = rest.strip() if first.isdigit() else command.args
     if message is None:
@@ -109,14 +168,16 @@ def reject(session: Session, case: Case, mediator: Participant, command: Command
 
     def run():  # noqa: ANN202
         author = session.get(Participant, message.author_id)
+        withdrawn = night.withdraw(session, message) if message.status == "released" else []
         message.status = "rejected"
         message.decided_at = utcnow()
         session.add(message)
         audit.record(session, case, "rejected", actor=mediator.name, message=message.seq,
-                     reason=reason)
+                     reason=reason, withdrawn=len(withdrawn))
         notice = Notice("rejected", case, author, author=mediator, message=message,
                         context={"reason": reason})
-        return [notice], [phrase("rejected", seq=message.seq, name=author.name)]
+        key = "night-withdrawn" if withdrawn else "rejected"
+        return [notice], [phrase(key, seq=message.seq, name=author.name)]
 
     return run
 
@@ -152,7 +213,7 @@ def private(session: Session, case: Case, mediator: Participant, command: Comman
 def status(session: Session, case: Case, mediator: Participant, command: Command,
            ctx: Context) -> Plan | None:
     def run():  # noqa: ANN202
-        context = overview(session, case)
+        context = overview(session, case, case.timezone or ctx.timezone)
         return [Notice("status", case, mediator, author=mediator, context=context)], []
 
     return run
@@ -167,7 +228,8 @@ def add(session: Session, case: Case, mediator: Participant, command: Command,
         ctx.errors.append(phrase("add-malformed", line=command.line, problem=error.phrases[0]))
         return None
     taken = session.exec(select(Participant).where(
-        Participant.case_id == case.id, Participant.email == spec.email)).first()
+        Participant.case_id == case.id,
+        is_address(session, Participant.email_hash, spec.email))).first()
     if taken is not None:
         ctx.errors.append(phrase("add-duplicate", line=command.line, email=spec.email))
         return None
@@ -227,11 +289,41 @@ def remind(session: Session, case: Case, mediator: Participant, command: Command
             return None
 
     def run():  # noqa: ANN202
-        notices = [Notice("reminder", case, p, author=mediator) for p in people]
+        # each party's own count of #remind so far, in one query: the next wording in turn
+        before = dict(session.exec(
+            select(OutgoingMail.participant_id, func.count(col(OutgoingMail.id)))
+            .where(col(OutgoingMail.participant_id).in_([p.id for p in people]),
+                   OutgoingMail.kind == "reminder")
+            .group_by(col(OutgoingMail.participant_id))).all())
+        started = begun(session, case)
+        notices = [Notice("reminder", case, p, author=mediator,
+                          context={"variant": wording(p.id, before.get(p.id, 0)),
+                                   "started": started})
+                   for p in people]
         for person in people:
             audit.record(session, case, "reminder", actor=mediator.name, name=person.name,
                          manual=True)
         return notices, [phrase("reminded", names=[p.name for p in people])]
+
+    return run
+
+
+def split_costs(session: Session, case: Case, mediator: Participant, command: Command,
+                ctx: Context) -> Plan | None:
+    """``#split``; when the case's agreement names each party's share, a new split changes
+    its text, so whoever signed is asked to sign again (as for a new party or rate)."""
+    plan = split(session, case, mediator, command, ctx)
+    if plan is None:
+        return None
+
+    def run():  # noqa: ANN202
+        before = [p.cost_share for p in parties_of(session, case)]
+        notices, lines = plan()
+        if shows_split(session, case) and before != [p.cost_share
+                                                      for p in parties_of(session, case)]:
+            notices = [*notices, *text_changed(session, case, {"change": "split"},
+                                               mediator.name)]
+        return notices, lines
 
     return run
 
@@ -381,7 +473,8 @@ def alias(session: Session, case: Case, mediator: Participant, command: Command,
 
     def run():  # noqa: ANN202
         exists = session.exec(select(ParticipantAlias).where(
-            ParticipantAlias.participant_id == party.id, ParticipantAlias.email == email)).first()
+            ParticipantAlias.participant_id == party.id,
+            is_address(session, ParticipantAlias.email_hash, email))).first()
         if exists is None:
             session.add(ParticipantAlias(participant_id=party.id, email=email))
             audit.record(session, case, "alias", actor=mediator.name, name=party.name)
@@ -398,8 +491,9 @@ def help_(session: Session, case: Case, mediator: Participant, command: Command,
     return run
 
 
-def overview(session: Session, case: Case) -> dict:
-    """What #status shows: every participant's state and the messages waiting for review."""
+def overview(session: Session, case: Case, zone: str) -> dict:
+    """What #status shows: every participant's state, the messages waiting for review and
+    those passed on that reach the others in the morning (at the hour of ``zone``)."""
     people = session.exec(
         select(Participant).where(Participant.case_id == case.id).order_by(col(Participant.id))
     ).all()
@@ -416,10 +510,17 @@ def overview(session: Session, case: Case) -> dict:
         "waiting": waiting,
         "held": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
                   "wrong_sender": bool(m.hold_reason) and m.hold_reason not in heat.HOLD_REASONS,
-                  "suggested": bool(m.suggested_text), "reason": m.hold_reason} for m in held],
-        "alerts": [{"seq": m.seq, "author": names.get(m.author_id, "?")}
+                  "suggested": bool(m.suggested_text), "reason": m.hold_reason,
+                  "release_at": m.release_at} for m in held],
+        "morning": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
+                     "at": night.local_time(min(c.next_attempt_at for c in copies), zone)}
+                    for m in night.waiting_messages(session, case)
+                    if (copies := night.waiting(session, m))],
+        "alerts": [{"seq": m.seq, "author": names.get(m.author_id, "?"),
+                    "private": m.channel == "private"}
                    for m in heat.open_alerts(session, case)],
         "balance": balance.of(session, case),
+        "proposals": proposals.matrix(session, case),
         "minutes": logged_minutes(session, case),
         "quarantined_count": quarantine.count(session, case),
         "quarantined": [
@@ -561,12 +662,16 @@ def original(session: Session, case: Case, mediator: Participant, command: Comma
 HANDLERS = {
     "approve": approve, "reject": reject, "private": private, "status": status, "add": add,
     "remove": remove, "moderation": moderation, "remind": remind, "time": time, "costs": costs,
-    "split": split,
+    "split": split_costs,
     "close": close, "dismiss": dismiss, "reopen": reopen, "alias": alias, "help": help_,
     "link": link, "awaiting": awaiting, "reply-by": reply_by, "export": export,
     "original": original, "suggest": suggest, "review": review_party, "open": open_party,
     "accept-name": accept_name,
     "ack": heat.ack, "video": video.video, "pause": pause.pause, "resume": pause.resume,
+    "cooling-off": cooling.setting, "hold": cooling.hold,
+    "propose": proposals.propose, "proposals": proposals.proposals,
+    "withdraw": proposals.withdraw, "settlement": settlement.draft,
+    "countersign": settlement.countersign,
 }
 
 
@@ -622,5 +727,7 @@ def from_mediator(
         signed_rest=parse(contribution.signed_text).rest
         if contribution.signed_text else parsed.rest,
         video_url_template=contribution.video_url_template, timezone=contribution.timezone,
+        night_hold=contribution.night_hold,
+        files=contribution.files, templates_dir=contribution.templates_dir,
     )
     return execute(session, case, mediator, parsed, ctx)

@@ -14,8 +14,9 @@ from email.utils import formataddr
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from threads.lookup import token_hashes
 from threads.models import Case, OutgoingMail, Participant
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
@@ -147,19 +148,20 @@ def resolve(
         if case is None:
             return _NOT_A_CASE
         return Recipient(RecipientKind.CASE, case)
-    token = match["token"]
+    hashes = token_hashes(session, match["token"])  # tokens are found by hash (threads.lookup)
     channel, mediators_own = "shared", False
-    participant = session.exec(select(Participant).where(Participant.token == token)).first()
+    participant = session.exec(
+        select(Participant).where(col(Participant.token_hash).in_(hashes))).first()
     if participant is not None:
         mediators_own = participant.role == "mediator"
     else:
         channel = "private"
         participant = session.exec(
-            select(Participant).where(Participant.private_token == token)
+            select(Participant).where(col(Participant.private_token_hash).in_(hashes))
         ).first()
     if participant is None:
         participant = session.exec(
-            select(Participant).where(Participant.mediator_token == token)
+            select(Participant).where(col(Participant.mediator_token_hash).in_(hashes))
         ).first()
         mediators_own = True
     if participant is None:

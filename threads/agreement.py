@@ -1,10 +1,12 @@
 """The mediation agreement: its text for one party, the SHA-256 of that text, and signatures.
 
-The text is rendered from ``templates/agreements/<lang>.txt`` (or the case's own template, from
-``mediate case open --agreement FILE``) with the case data: mediator, parties, hourly rate,
-platform fee. A signature records the SHA-256 of the exact UTF-8 text the party was shown, with
-the time, IP address and user agent, as evidence of what was agreed (cf. eIDAS art. 3(10), a
-simple electronic signature). Signing the same text again changes nothing; when the text
+The text is rendered from the model agreement the case was opened with
+(``templates/agreements/<lang>.txt``, or an older version kept in ``templates/agreements/v<N>/``:
+see ``model_path``), or from the case's own template (``mediate case open --agreement FILE``),
+with the case data: mediator, parties, hourly rate, platform fee, each party's share. A
+signature records the SHA-256 of the exact UTF-8 text the party was shown, with the time,
+IP address and user agent, as evidence of what was agreed (cf. eIDAS art. 3(10), a simple
+electronic signature). Signing the same text again changes nothing; when the text
 changes (another party joins, the rate changes), the old signatures no longer count and
 everyone signs again.
 """
@@ -15,6 +17,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
@@ -22,7 +25,17 @@ from sqlmodel import Session, col, select
 
 from threads import audit
 from threads.cases import mediator_of, parties_of
-from threads.models import AuditEvent, Case, CaseAgreement, Participant, Signature, utcnow
+from threads.costs import plain, shares
+from threads.i18n import install
+from threads.models import (
+    AGREEMENT_VERSION,
+    AuditEvent,
+    Case,
+    CaseAgreement,
+    Participant,
+    Signature,
+    utcnow,
+)
 from threads.notices import Notice
 
 
@@ -78,6 +91,26 @@ def same_name(typed: str, name: str) -> bool:
                for t, n in zip(typed_first, name_first, strict=True))
 
 
+def model_path(case: Case, lang: str) -> str:
+    """The model agreement the case was opened with: the current one, or an older version
+    kept word for word, so that what a party was sent is what they sign (and its SHA-256
+    stays the one recorded under a signature)."""
+    version = case.agreement_version or 1
+    if version == AGREEMENT_VERSION:
+        return f"agreements/{lang}.txt"
+    return f"agreements/v{version}/{lang}.txt"
+
+
+def shows_split(session: Session, case: Case) -> bool:
+    """Whether the case's agreement names each party's share of the costs (the current model
+    does; the first one and a mediator's own template may not)."""
+    custom = session.exec(select(CaseAgreement.source).where(
+        CaseAgreement.case_id == case.id)).first()
+    if custom is not None:
+        return "shares" in custom
+    return (case.agreement_version or 1) >= 2
+
+
 class AgreementChanged(Exception):
     """The text changed between showing and signing: the party must read it again."""
 
@@ -89,10 +122,10 @@ class Agreements:
     env: Environment = field(init=False)
 
     def __post_init__(self) -> None:
-        self.env = Environment(
+        self.env = install(Environment(  # whole texts per language; _() in the case's ``lang``
             loader=FileSystemLoader(str(self.templates_dir)), undefined=StrictUndefined,
             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-        )
+        ))
         self.env.filters["money"] = money
 
     def check_template(self, source: str) -> None:
@@ -109,13 +142,20 @@ class Agreements:
         if custom is not None:
             template = self.env.from_string(custom.source)
         else:
-            template = self.env.get_template(f"agreements/{participant.language}.txt")
+            template = self.env.get_template(model_path(case, participant.language))
         mediator = mediator_of(session, case)
+        parties = parties_of(session, case)
+        split = shares(parties, Decimal(0))
         text = template.render(
-            case=case, mediator=mediator, parties=[p.name for p in parties_of(session, case)],
+            case=case, mediator=mediator, parties=[p.name for p in parties],
             hourly_rate=case.hourly_rate, platform_fee=case.platform_fee,
             lang=participant.language, opened=case.created_at.strftime("%d-%m-%Y"),
             service_name=self.service_name,
+            # who bears which part of the costs, as agreed for the case (#split)
+            shares=[{"name": s.party.name, "percent": plain(s.percent)} for s in split],
+            split_set=any(p.cost_share is not None for p in parties),
+            # family mediation: the child-safety reporting code applies
+            family=case.intake_form == "family" or any(p.relation for p in parties),
         )
         return text.strip() + "\n"
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from threads import large_values
 from threads.models import Blob, Message, MessageAttachment
 
 # Copies that carry the message's files: what parties and the mediator actually read.
@@ -28,13 +29,40 @@ class IncomingFile:
     passed: bool
     reason: str = ""
     inline: bool = False
+    # a small plain-text file, read (a template the mediator attaches to #settlement)
+    text: str | None = None
+
+
+TEXT_LIMIT = 64 * 1024
+
+
+def as_text(content_type: str, filename: str, data: bytes) -> str | None:
+    """The file's text when it is a small UTF-8 text file, else None."""
+    if len(data) > TEXT_LIMIT or not (content_type.startswith("text/plain")
+                                      or filename.lower().endswith(".txt")):
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
 
 
 def keep(session: Session, message: Message, files: list[IncomingFile]) -> None:
     for item in files:
-        if session.get(Blob, item.sha256) is None:
-            session.add(Blob(sha256=item.sha256, size=item.size, data=item.stored))
+        # Whether it is stored, asked without reading it (a 25 MB file sent again), and once
+        # written the row is let go: the session would otherwise hold the file's bytes until
+        # the end of the transaction, beside the other work of the decision.
+        if session.exec(select(Blob.sha256).where(Blob.sha256 == item.sha256)).first() is None:
+            large = large_values.is_large(session, item.stored)
+            blob = Blob(sha256=item.sha256, size=item.size,
+                        data=large_values.placeholder(item.stored) if large else item.stored)
+            session.add(blob)
             session.flush()
+            session.expunge(blob)
+            if large:
+                large_values.fill(session, "blob", "data",
+                                  large_values.rowid(session, "blob", "sha256", item.sha256),
+                                  item.stored)
         session.add(MessageAttachment(
             message_id=message.id, sha256=item.sha256, filename=item.filename[:255],
             content_type=item.content_type[:255], size=item.size, passed=item.passed,

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from threads.models import AuditEvent, Case, Tombstone, utcnow
@@ -102,6 +104,35 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+def record_all(
+    session: Session, entries: Sequence[tuple[Case, str, dict[str, Any]]], actor: str = "system",
+) -> None:
+    """``record`` for many events at once (a sweep's batch of cases), each ``(case, kind,
+    detail)``, chained per case exactly as one ``record`` after another would chain them.
+
+    Each case's last hash is read in one query for all of them, and the events are inserted
+    in their order in one statement, so the ids (the chain's order) follow the list."""
+    if not entries:
+        return
+    ids = sorted({case.id for case, _, _ in entries})
+    last = select(func.max(AuditEvent.id)).where(
+        col(AuditEvent.case_id).in_(ids)).group_by(col(AuditEvent.case_id))
+    heads: dict[int, str] = {case_id: hash_ for case_id, hash_ in session.exec(
+        select(AuditEvent.case_id, AuditEvent.hash).where(col(AuditEvent.id).in_(last)))}
+    if fresh := [case_id for case_id in ids if case_id not in heads]:
+        heads.update({case_id: "" for case_id in fresh})
+        heads.update({case_id: final for case_id, final in session.exec(
+            select(Tombstone.case_id, Tombstone.final_hash).where(
+                col(Tombstone.case_id).in_(fresh)))})
+    rows = []
+    for case, kind, detail in entries:
+        row = {"case_id": case.id, "at": utcnow(), "kind": kind, "actor": actor,
+               "detail": detail, "prev_hash": heads[case.id]}
+        row["hash"] = heads[case.id] = row_hash(row["prev_hash"], row)
+        rows.append(row)
+    session.execute(insert(AuditEvent.__table__), rows)
 
 
 @dataclass(frozen=True)

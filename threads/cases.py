@@ -143,8 +143,11 @@ def open_case(
     intake_form: str = "default",
     platform_fee: float = 0.0,
     vat_percent: float = 0.0,
+    cooling_off_minutes: int | None = None,
 ) -> tuple[Case, list[Notice]]:
-    """Create the case with its participants and return the invitations to send."""
+    """Create the case with its participants and return the invitations to send.
+    ``cooling_off_minutes``: heated words in open mode go out after that wait (threads.cooling);
+    None holds them for the mediator."""
     title = " ".join(title.split())
     if not title:
         raise CaseError([_problem("case-no-title", "the case needs a title")])
@@ -157,6 +160,7 @@ def open_case(
             ref=ref, title=title, moderation=moderation, language=language,
             intake_form=intake_form, hourly_rate=mediator.hourly_rate, platform_fee=platform_fee,
             vat_percent=vat_percent, address=settings.address,
+            cooling_off_minutes=cooling_off_minutes,
         )
         try:
             with session.begin_nested():
@@ -182,7 +186,7 @@ def open_case(
     session.add_all(members)
     session.flush()
     audit.record(
-        session, case, "case-opened", actor=mediator.email,
+        session, case, "case-opened", actor=mediator.name,  # the record names, never addresses
         title=title, moderation=moderation, language=language,
         parties=[p.name for p in members],
     )
@@ -220,3 +224,13 @@ def lock_case(session: Session, case_id: int) -> Case:
         select(Case).where(Case.id == case_id).with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+
+
+def lock_cases(session: Session, case_ids: list[int]) -> dict[int, Case]:
+    """``lock_case`` for many cases in one statement (a sweep's batch), read afresh likewise.
+
+    The rows are locked in id order, the order every sweep takes them in, so two sweeps never
+    wait for each other crosswise. A case that no longer exists is missing from the answer."""
+    return {case.id: case for case in session.exec(
+        select(Case).where(col(Case.id).in_(sorted(case_ids))).order_by(col(Case.id))
+        .with_for_update().execution_options(populate_existing=True))}

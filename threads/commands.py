@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -52,11 +53,20 @@ ALIASES = {
     "video": "video", "beeldbellen": "video",
     "pause": "pause", "pauze": "pause", "resume": "resume", "hervat": "resume",
     "hervatten": "resume",
+    "cooling-off": "cooling-off", "cooling": "cooling-off", "afkoelen": "cooling-off",
+    "afkoeling": "cooling-off", "afkoeltijd": "cooling-off",
+    "hold": "hold", "vasthouden": "hold", "tegenhouden": "hold",
+    "voorstel": "propose", "propose": "propose", "proposal": "propose",
+    "voorstellen": "proposals", "proposals": "proposals",
+    "intrekken": "withdraw", "withdraw": "withdraw", "trek-in": "withdraw",
+    "vaststellingsovereenkomst": "settlement", "settlement": "settlement", "vso": "settlement",
+    "ondertekenen": "countersign", "countersign": "countersign",
+    "medeondertekenen": "countersign",
 }
 # Commands whose text below the command lines is theirs (an edited release, a private note,
 # a message the parties are asked to answer by a date, a wording offered to the author, the
-# reason for a pause).
-TAKES_TEXT = {"approve", "private", "reply-by", "suggest", "pause"}
+# reason for a pause, a proposal).
+TAKES_TEXT = {"approve", "private", "reply-by", "suggest", "pause", "propose"}
 
 
 def phrase(key: str, **values: Any) -> dict[str, Any]:
@@ -105,6 +115,9 @@ class Context:
         return hashlib.sha256(f"{self.mail_key}#{self.made}".encode()).hexdigest()
     video_url_template: str = ""  # [video] url_template, for #video
     timezone: str = "Europe/Amsterdam"  # service.timezone: the case's local time
+    night_hold: str = ""  # quiet hours open-mode copies wait out (threads.night); "": never
+    files: list[Any] = field(default_factory=list)  # the mail's attachments (IncomingFile)
+    templates_dir: Path = Path("templates")  # for the settlement's templates
 
 
 Plan = Callable[[], tuple[list[Notice], list[dict[str, Any]]]]
@@ -170,10 +183,12 @@ def target_message(
     return None
 
 
-def held_target(session: Session, case: Case, command: Command, ctx: Context) -> Message | None:
-    """The message meant, when it still waits for the mediator's decision."""
+def held_target(session: Session, case: Case, command: Command, ctx: Context,
+                also: Callable[[Message], bool] | None = None) -> Message | None:
+    """The message meant, when it still waits for the mediator's decision (or ``also``
+    accepts it: a released message whose copies wait for the morning, threads.night)."""
     message = target_message(session, case, command, ctx)
-    if message is not None and message.status != "held":
+    if message is not None and message.status != "held" and not (also and also(message)):
         ctx.errors.append(phrase("already-decided", line=command.line, seq=message.seq,
                                  status=message.status))
         return None

@@ -63,21 +63,34 @@ def overview(session: Session, case: Case) -> dict[str, Any]:
 
 
 def shares(parties: list[Participant], total: Decimal) -> list[Share]:
+    """Each party's share: as ``#split`` set it, else equal among the parties themselves. A
+    party opened with a role (a grandparent or other relative taking part in a family case)
+    pays nothing unless a split says so; when every party has a role, all share alike."""
     if not parties:
         return []
     if any(p.cost_share is not None for p in parties):
         return [Share(p, Decimal(str(p.cost_share or 0)).normalize(),
                       cents(total * Decimal(str(p.cost_share or 0)) / 100)) for p in parties]
-    each = (total / len(parties)).quantize(CENT, rounding="ROUND_DOWN")
-    odd = int((total - each * len(parties)) / CENT)  # cents left over: one each to the first
-    percent = (Decimal(100) / len(parties)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return [Share(p, percent.normalize(), each + (CENT if i < odd else 0))
-            for i, p in enumerate(parties)]
+    pays = [p.relation is None for p in parties]
+    if not any(pays):
+        pays = [True] * len(parties)
+    count = sum(pays)
+    each = (total / count).quantize(CENT, rounding="ROUND_DOWN")
+    odd = int((total - each * count) / CENT)  # cents left over: one each to the first
+    percent = (Decimal(100) / count).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    found, payer = [], 0
+    for party, paying in zip(parties, pays, strict=True):
+        if not paying:
+            found.append(Share(party, Decimal(0), Decimal(0)))
+            continue
+        found.append(Share(party, percent.normalize(), each + (CENT if payer < odd else 0)))
+        payer += 1
+    return found
 
 
 def costs(session: Session, case: Case, mediator: Participant, command: Command,
           ctx: Context) -> Plan | None:
-    """``#costs``: the overview for the mediator; ``#costs send``: also each party's own
+    """``#costs``: the overview for the mediator; ``#costs send``: also each paying party's own
     statement (their share), from their private line so a question about it stays private."""
     send = command.args.strip().lower() in SEND
     if command.args.strip() and not send:
@@ -90,6 +103,8 @@ def costs(session: Session, case: Case, mediator: Participant, command: Command,
                           context={**context, "sent": send})]
         if send:
             for share in context["shares"]:
+                if not share.percent:  # a party who pays nothing gets no bill of nothing
+                    continue
                 notices.append(Notice("costs-statement", case, share.party, author=mediator,
                                       context={**context, "share": share}))
             audit.record(session, case, "costs-sent", actor=mediator.name,

@@ -12,9 +12,12 @@ the key that sealed them raises ``SealError``.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 MARKER = b"MEDIATE-SEALED-1:"
 
@@ -40,11 +43,23 @@ def check_key(setting: str) -> None:
             ) from None
 
 
+LOOKUP_INFO = b"mediate lookup hash v1"
+
+
+def lookup_key(secret: bytes) -> bytes:
+    """The HMAC key that addresses and tokens are looked up by (threads.lookup): HKDF-SHA256
+    of a Fernet key's 32 bytes with its own ``info``, so it is independent of the sealing key.
+    Without an encryption key the secret is empty and the result a fixed, public value."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=LOOKUP_INFO).derive(secret)
+
+
 @dataclass(frozen=True)
 class AtRestKey:
-    """The key (or keys, newest first) that seal stored mail."""
+    """The key (or keys, newest first) that seal stored mail, and the lookup-hash keys derived
+    from them in the same order."""
 
     fernet: MultiFernet
+    lookup: tuple[bytes, ...] = ()
 
     @classmethod
     def from_setting(cls, setting: str) -> AtRestKey | None:
@@ -53,18 +68,20 @@ class AtRestKey:
         if not parts:
             return None
         check_key(setting)
-        return cls(MultiFernet([Fernet(p.encode()) for p in parts]))
+        return cls(MultiFernet([Fernet(p.encode()) for p in parts]),
+                   tuple(lookup_key(base64.urlsafe_b64decode(p)) for p in parts))
 
 
 def is_sealed(data: bytes) -> bool:
     return data.startswith(MARKER)
 
 
-def seal(data: bytes, key: AtRestKey | None) -> bytes:
-    """Encrypt for storage; without a key the bytes are stored as they are."""
+def seal(data: bytes | bytearray, key: AtRestKey | None) -> bytes | bytearray:
+    """Encrypt for storage; without a key the bytes are stored as they are (a received mail's
+    buffer, mailgate.receive, is bound as it is: no copy)."""
     if key is None:
         return data
-    return MARKER + key.fernet.encrypt(data)
+    return MARKER + key.fernet.encrypt(bytes(data))
 
 
 def unseal(data: bytes, key: AtRestKey | None) -> bytes:

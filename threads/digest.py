@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from threads import balance, heat, models
 from threads.db import read_scope, session_scope
+from threads.lookup import is_address
 from threads.models import Awaiting, Case, DigestRecord, Message, Participant, SafetyAlert
 from threads.notices import Notice
 from threads.reminders import STEP_COLUMN, STEPS
@@ -54,7 +55,8 @@ def summarize(
     mine = (
         select(Participant.case_id)
         .join(Case, Case.id == Participant.case_id)
-        .where(Participant.role == "mediator", Participant.email == mediator_email,
+        .where(Participant.role == "mediator",
+               is_address(session, Participant.email_hash, mediator_email),
                Case.status == "open")
     )
     cases = list(session.exec(select(Case).where(col(Case.id).in_(mine)).order_by(col(Case.id))))
@@ -139,14 +141,16 @@ def fingerprint(cases: list[dict[str, Any]]) -> str:
 def _last_sent(session: Session, email: str) -> str | None:
     return session.exec(
         select(DigestRecord.fingerprint)
-        .where(DigestRecord.mediator_email == email, col(DigestRecord.sent).is_(True))
+        .where(is_address(session, DigestRecord.mediator_hash, email),
+               col(DigestRecord.sent).is_(True))
         .order_by(col(DigestRecord.id).desc()).limit(1)
     ).first()
 
 
 def _claimed(session: Session, email: str, period: str) -> bool:
     return session.exec(select(DigestRecord.id).where(
-        DigestRecord.mediator_email == email, DigestRecord.period == period)).first() is not None
+        is_address(session, DigestRecord.mediator_hash, email),
+        DigestRecord.period == period)).first() is not None
 
 
 def send_due(

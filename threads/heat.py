@@ -4,7 +4,8 @@
   gets a safety alert at once (a subject that stands out), and the alert is repeated in
   ``#status`` until the mediator acknowledges it with ``#ack n``.
 - ``heated`` in open mode: held for the mediator instead of going out; the author is told
-  privately and kindly that the mediator reads it first and that a new version may be sent.
+  privately and kindly that the mediator reads it first and that a new version may be sent,
+  or, when the case says ``delay N``, when it goes out by itself (``threads.cooling``).
 - ``heated`` in review mode: held as every message is; the review copy opens with what was
   noticed.
 
@@ -55,11 +56,13 @@ def read(text: str, lexicon: Lexicon | None = None, timezone: str = "Europe/Amst
     return Reading(analyse_tone(text, lexicon), local.strftime("%H:%M") if night else None)
 
 
-def hold_reason(case: Case, reading: Reading) -> str | None:
-    """Why this message may not go out as it is, whatever the moderation mode says."""
+def hold_reason(case: Case, reading: Reading, author: Participant | None = None) -> str | None:
+    """Why this message may not go out as it is, whatever the moderation mode says. Open mode
+    is the author's own when the mediator set one (#open Name, #review Name)."""
     if reading.tone.level == Level.THREATENING:
         return THREATENING
-    if reading.tone.level == Level.HEATED and case.moderation == "open":
+    mode = (author.moderation if author is not None else None) or case.moderation
+    if reading.tone.level == Level.HEATED and mode == "open":
         return HEATED
     return None
 
@@ -84,6 +87,27 @@ def settle(notices: list[Notice], reading: Reading, reason: str | None) -> list[
             notice.kind = "review"
         elif reason == HEATED and notice.kind == "received":
             notice.kind = "cooling-off"
+    return notices
+
+
+def private(notices: list[Notice], reading: Reading) -> list[Notice]:
+    """A party's private mail to the mediator is never relayed, but it is read all the same:
+    heated words are marked on the mediator's copy, and a threat or a sign of self-harm raises
+    the safety alert (saying it came privately), repeated until ``#ack n``. Nobody else hears
+    of it. A new version written there in answer to the mediator's suggested wording is held
+    for review: its review copy shows the tone, and a threat turns it into the alert."""
+    threat = reading.tone.level == Level.THREATENING
+    for notice in list(notices):
+        if notice.message is None or notice.kind not in ("private-to-mediator", "review"):
+            continue
+        notice.message.tone = reading.as_record()
+        if notice.kind == "review" and threat:
+            notice.message.hold_reason, notice.kind = THREATENING, "tone-alert"
+        elif notice.kind == "private-to-mediator" and threat:
+            notice.message.hold_reason = THREATENING  # open until #ack (open_alerts)
+            notices.append(Notice("tone-alert", notice.case, notice.recipient,
+                                  author=notice.author, message=notice.message,
+                                  context={"private": True}))
     return notices
 
 

@@ -19,7 +19,7 @@ from threads import audit
 from threads.models import Case, Participant
 from threads.notices import Notice
 
-PURPOSES = ("register", "intake", "agreement")
+PURPOSES = ("register", "intake", "agreement", "settlement", "evaluation")
 _SALT = "mediate.links.v1"
 
 
@@ -85,7 +85,8 @@ class Links:
             not participant.active
             or participant.link_version != data["v"]
             or case is None
-            or case.status != "open"
+            # a closed case's links stop working, except the evaluation it brings
+            or case.status != ("closed" if purpose == "evaluation" else "open")
         ):
             raise LinkError("revoked")
         return Opened(participant=participant, case=case, purpose=purpose)

@@ -19,9 +19,10 @@ from babel.numbers import format_currency, format_decimal
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from threads.i18n import translate
+
 LOCALES = {"nl": "nl_NL", "en": "en_GB"}
 DEFAULT_ZONE = "Europe/Amsterdam"
-_AT = {"nl": "om", "en": "at"}
 
 
 def locale_of(lang: str | None) -> str:
@@ -52,8 +53,17 @@ def clock(value: datetime, lang: str | None, zone: str | None = None) -> str:
 
 def date_and_time(value: datetime, lang: str | None, zone: str | None = None) -> str:
     """'9 december 2026 om 14:40' / '9 December 2026 at 14:40'."""
-    word = _AT.get((lang or "en")[:2], _AT["en"])
-    return f"{long_date(value, lang, zone)} {word} {clock(value, lang, zone)}"
+    return translate(lang, "%(date)s at %(time)s", date=long_date(value, lang, zone),
+                     time=clock(value, lang, zone))
+
+
+def when(value: datetime, lang: str | None, zone: str | None = None,
+         now: datetime | None = None) -> str:
+    """'at 14:40' when that is today for the reader, else 'on 9 December 2026 at 14:40'
+    ('om 14:40', 'op 9 december 2026 om 14:40'): a time alone must not mean tomorrow."""
+    if local(value, zone).date() == local(now or datetime.now(UTC), zone).date():
+        return translate(lang, "at %(time)s", time=clock(value, lang, zone))
+    return translate(lang, "on %(date_and_time)s", date_and_time=date_and_time(value, lang, zone))
 
 
 def money(amount: float | Decimal, lang: str | None, currency: str = "EUR") -> str:
@@ -90,6 +100,11 @@ def _time_filter(context: Context, value: Any) -> str:
 
 
 @pass_context
+def _when_filter(context: Context, value: Any) -> str:
+    return when(value, _lang(context), _zone(context)) if value else ""
+
+
+@pass_context
 def _money_filter(context: Context, value: Any, currency: str = "EUR") -> str:
     return money(value or 0, _lang(context), currency)
 
@@ -103,6 +118,7 @@ FILTERS = {
     "date": _date_filter,
     "datetime": _datetime_filter,
     "time": _time_filter,
+    "when": _when_filter,
     "money": _money_filter,
     "number": _number_filter,
 }

@@ -11,14 +11,20 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON as SAJSON
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint, event, inspect
 from sqlmodel import Field, SQLModel
 
+from threads.lookup import Kind, stored_digest
 from threads.sealed import SealedJSON, SealedText
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# The model agreement's current version: templates/agreements/<lang>.txt. Before changing
+# that text, copy it to templates/agreements/v<N>/ and add one here (threads.agreement).
+AGREEMENT_VERSION = 2
 
 
 class Case(SQLModel, table=True):
@@ -40,10 +46,28 @@ class Case(SQLModel, table=True):
     # The case's own clock and voice; None: the service's (service.timezone, cases.address).
     timezone: str | None = Field(default=None, max_length=60)
     address: str | None = Field(default=None, max_length=2)  # "je" | "u" (Dutch form)
+    # The model agreement (templates/agreements/) the case was opened with: its parties sign
+    # that text, so a newer model never changes what they were sent. None: opened before
+    # versions were kept, the first model (templates/agreements/v1/).
+    agreement_version: int | None = Field(default=AGREEMENT_VERSION)
+    # What becomes of a heated message in open mode (threads.cooling): None holds it for the
+    # mediator; N lets it go out by itself N minutes after it arrived, unless stopped first.
+    cooling_off_minutes: int | None = None
+
+
+def _sealed(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(SealedText(), nullable=nullable))
+
+
+def _lookup(unique: bool = False, nullable: bool = False, index: bool = True) -> Any:
+    """The keyed hash a sealed address or token is found by (threads.lookup); filled in from
+    the value on every insert and update (``keep_hashes`` below), never set by hand."""
+    return Field(default=None, index=index, unique=unique or None, max_length=64,
+                 nullable=nullable)
 
 
 class Participant(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("case_id", "email"),)
+    __table_args__ = (UniqueConstraint("case_id", "email_hash"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
@@ -52,15 +76,19 @@ class Participant(SQLModel, table=True):
     # (threads.intake: a grandparent is not asked about a separation); None: a plain party.
     relation: str | None = Field(default=None, max_length=40)
     name: str = Field(sa_column=Column(SealedText(), nullable=False))
-    email: str = Field(max_length=320)
+    email: str = _sealed()
+    email_hash: str = _lookup()
     language: str = Field(default="nl", max_length=5)
-    token: str = Field(index=True, unique=True, max_length=40)
+    token: str = _sealed()
+    token_hash: str = _lookup(unique=True)
     # A party's private line to the mediator: mail from the mediator to this address reaches
     # only this party, and the party's private messages reach the mediator from it.
-    private_token: str | None = Field(default=None, index=True, unique=True, max_length=40)
+    private_token: str | None = _sealed(nullable=True)
+    private_token_hash: str | None = _lookup(unique=True, nullable=True)
     # The mediator's own line to this party: only ever in mail sent to the mediator, so mail
     # arriving there can be the mediator's (threads.rules); the party's line never can.
-    mediator_token: str | None = Field(default=None, index=True, unique=True, max_length=40)
+    mediator_token: str | None = _sealed(nullable=True)
+    mediator_token_hash: str | None = _lookup(unique=True, nullable=True)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     registered_at: datetime | None = None
@@ -99,8 +127,10 @@ class InboundMail(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(default_factory=utcnow, index=True)
-    mail_from: str = Field(default="", max_length=500)
-    rcpt_tos: list[str] = Field(default_factory=list, sa_column=Column(SAJSON, nullable=False))
+    mail_from: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    # our own addresses, with the reply tokens that act as credentials: sealed as well
+    rcpt_tos: list[str] = Field(default_factory=list,
+                                sa_column=Column(SealedJSON(), nullable=False))
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size: int = 0
     sha256: str = Field(max_length=64, index=True)
@@ -108,7 +138,8 @@ class InboundMail(SQLModel, table=True):
     source: str = Field(default="smtp", max_length=10)  # smtp | lmtp | imap | cli
     status: str = Field(default=InboundStatus.PENDING, max_length=20, index=True)
     classification: str | None = Field(default=None, max_length=30)
-    reason: str | None = Field(default=None, max_length=2000)
+    # why it was held or refused: often names the sender's address (sealed)
+    reason: str | None = _sealed(nullable=True)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     attempts: int = 0
     claimed_until: datetime | None = None
@@ -124,7 +155,8 @@ class MessageStatus(StrEnum):
     REJECTED = "rejected"  # returned to its author
     DELIVERED = "delivered"  # the mediator's own, or a private line's: sent as it was
     DISMISSED = "dismissed"  # set aside by #dismiss, or when the case was closed by force
-    SUPERSEDED = "superseded"  # the author rewrote it after the mediator's #suggest
+    SUPERSEDED = "superseded"  # the author rewrote it (after #suggest, or while cooling off)
+    WITHDRAWN = "withdrawn"  # its author said "stop" before it went out (threads.cooling)
 
 
 class Message(SQLModel, table=True):
@@ -158,6 +190,9 @@ class Message(SQLModel, table=True):
     tone: dict | None = Field(default=None, sa_column=Column(SealedJSON(), nullable=True))
     # when the mediator acknowledged the safety alert of a threatening message (#ack)
     tone_ack_at: datetime | None = None
+    # a heated message cooling off (threads.cooling): it goes out by itself at this moment
+    # unless its author or the mediator decides otherwise first
+    release_at: datetime | None = None
 
 
 class OutgoingMail(SQLModel, table=True):
@@ -174,14 +209,17 @@ class OutgoingMail(SQLModel, table=True):
     attachments: list[dict] = Field(default_factory=list, sa_column=Column(SAJSON, nullable=False))
     message_id: str = Field(max_length=250, index=True, unique=True)
     envelope_from: str = Field(max_length=320)
-    rcpt_to: str = Field(max_length=320)
+    rcpt_to: str = _sealed()
+    rcpt_hash: str = _lookup()
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    status: str = Field(default="pending", max_length=20, index=True)  # pending | sent | failed
+    # pending | sent | failed | withdrawn (threads.night: taken back before the morning)
+    status: str = Field(default="pending", max_length=20, index=True)
     attempts: int = 0
     claimed_until: datetime | None = None
     claimed_by: str | None = Field(default=None, max_length=200)  # threads.claims
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
-    last_error: str | None = Field(default=None, max_length=2000)
+    # what the relay said: a refusal names the recipient's address (sealed)
+    last_error: str | None = _sealed(nullable=True)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
 
@@ -212,11 +250,12 @@ class AuditEvent(SQLModel, table=True):
 class ParticipantAlias(SQLModel, table=True):
     """A further address the mediator accepted for a participant (``#alias``)."""
 
-    __table_args__ = (UniqueConstraint("participant_id", "email"),)
+    __table_args__ = (UniqueConstraint("participant_id", "email_hash"),)
 
     id: int | None = Field(default=None, primary_key=True)
     participant_id: int = Field(foreign_key="participant.id", index=True)
-    email: str = Field(max_length=320)
+    email: str = _sealed()
+    email_hash: str = _lookup(index=False)  # found with its participant: the unique key
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -277,14 +316,51 @@ class Awaiting(SQLModel, table=True):
 class DigestRecord(SQLModel, table=True):
     """One digest period per mediator, claimed once; ``sent`` is false when nothing changed."""
 
-    __table_args__ = (UniqueConstraint("mediator_email", "period"),)
+    __table_args__ = (UniqueConstraint("mediator_hash", "period"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    mediator_email: str = Field(max_length=320)
+    mediator_email: str = _sealed()
+    mediator_hash: str = _lookup(index=False)  # the unique key leads with it
     period: str = Field(max_length=20)  # 2026-03-02 (daily) or 2026-W10 (weekly)
     fingerprint: str = Field(max_length=64)
     sent: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# (model, ((sealed column, its lookup hash column, what it holds), ...))
+HASHED: tuple[tuple[type[SQLModel], tuple[tuple[str, str, Kind], ...]], ...] = (
+    (Participant, (("email", "email_hash", Kind.ADDRESS), ("token", "token_hash", Kind.TOKEN),
+                   ("private_token", "private_token_hash", Kind.TOKEN),
+                   ("mediator_token", "mediator_token_hash", Kind.TOKEN))),
+    (ParticipantAlias, (("email", "email_hash", Kind.ADDRESS),)),
+    (OutgoingMail, (("rcpt_to", "rcpt_hash", Kind.ADDRESS),)),
+    (DigestRecord, (("mediator_email", "mediator_hash", Kind.ADDRESS),)),
+)
+
+
+def keep_hashes(model: type[SQLModel], pairs: tuple[tuple[str, str, Kind], ...]) -> None:
+    """Recompute a row's lookup hashes from its values whenever it is written, with the key
+    of the engine writing it: in the same statement as the sealed value (``mediate db
+    rotate-key`` re-seals a row and re-hashes it at once)."""
+    def fill(connection: Any, row: Any, columns: list[tuple[str, str, Kind]]) -> None:
+        for column, hash_column, kind in columns:
+            value = getattr(row, column)
+            setattr(row, hash_column,
+                    None if value is None else stored_digest(connection.dialect, value, kind))
+
+    def inserted(_mapper: Any, connection: Any, row: Any) -> None:
+        fill(connection, row, list(pairs))
+
+    def updated(_mapper: Any, connection: Any, row: Any) -> None:  # only what was written
+        state = inspect(row)
+        fill(connection, row, [p for p in pairs if state.attrs[p[0]].history.has_changes()])
+
+    event.listen(model, "before_insert", inserted)
+    event.listen(model, "before_update", updated)
+
+
+for _model, _pairs in HASHED:
+    keep_hashes(_model, _pairs)
 
 
 # The scheduler's "what is due" questions stay fast however many cases are closed or complete:
@@ -304,6 +380,10 @@ Index("ix_participant_unsigned", Participant.__table__.c.case_id,
 Index("ix_message_held", Message.__table__.c.case_id, Message.__table__.c.created_at,
       sqlite_where=Message.__table__.c.status == "held",
       postgresql_where=Message.__table__.c.status == "held")
+# the cooling-off release asks only about messages that wait for a moment (threads.cooling)
+Index("ix_message_release_at", Message.__table__.c.release_at,
+      **{f"{dialect}_where": Message.__table__.c.release_at.is_not(None)
+         for dialect in ("sqlite", "postgresql")})
 
 
 class CaseExport(SQLModel, table=True):
@@ -414,3 +494,67 @@ class MessageAttachment(SQLModel, table=True):
     passed: bool
     reason: str = Field(default="", max_length=300)
 
+
+
+class Proposal(SQLModel, table=True):
+    """A proposal the mediator put to some or all parties (``#voorstel``), numbered per case;
+    each party answers it by mail in its own thread (threads.proposals)."""
+
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    number: int
+    text: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    withdrawn_at: datetime | None = None
+
+
+class ProposalParty(SQLModel, table=True):
+    """One party a proposal was put to, and their latest answer (None: no answer yet)."""
+
+    __table_args__ = (UniqueConstraint("proposal_id", "participant_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    answer: str | None = Field(default=None, max_length=20)  # agreed | not-agreed
+    comment: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    answered_at: datetime | None = None
+
+
+class Settlement(SQLModel, table=True):
+    """The settlement of a case, drafted from the proposals everyone agreed to (``#settlement``):
+    the exact text the parties sign, and where it stands (threads.settlement)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", unique=True)
+    kind: str = Field(max_length=40)  # the template: vaststellingsovereenkomst, settlement, ...
+    language: str = Field(default="nl", max_length=5)
+    status: str = Field(default="draft", max_length=20)  # draft | signing | signed
+    text: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    sha256: str = Field(max_length=64)
+    proposals: list[int] = Field(default_factory=list, sa_column=Column(SAJSON, nullable=False))
+    # the mediator's own template for this case (``#settlement`` with a .txt attached)
+    template: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    drafted_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    completed_at: datetime | None = None
+    # the final PDF, stored once; a foreign key, so that purging the case purges the PDF too
+    pdf_sha256: str | None = Field(default=None, foreign_key="blob.sha256", max_length=64)
+
+
+class SettlementSignature(SQLModel, table=True):
+    """A signature under the exact settlement text (its SHA-256): a party's on the signing page,
+    the mediator's countersignature by mail. One whose hash is not the text's now is void."""
+
+    __table_args__ = (UniqueConstraint("participant_id", "sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    settlement_id: int = Field(foreign_key="settlement.id", index=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    sha256: str = Field(max_length=64)
+    typed_name: str = Field(sa_column=Column(SealedText(), nullable=False))
+    signed_at: datetime = Field(default_factory=utcnow)
+    ip: str = Field(default="", sa_column=Column(SealedText(), nullable=False))
+    user_agent: str = Field(default="", sa_column=Column(SealedText(), nullable=False))

@@ -7,6 +7,7 @@ an outbox row in the same transaction as the decision.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from threads.models import Case, Message, Participant
@@ -17,7 +18,9 @@ from threads.models import Case, Message, Participant
 PRIVATE_REPLY_KINDS = frozenset({
     "received", "dismissed", "moderation-changed", "agreement-changed", "name-changed",
     "intake-copy", "signed-copy", "reminder", "reminder-register", "reminder-intake",
-    "reminder-sign", "reminder-reply", "costs-statement",
+    "reminder-sign", "reminder-reply", "costs-statement", "night-received",
+    "video-invite", "video-cancel",
+    "cooling-off", "cooling-delay", "cooling-stopped",
 })
 
 
@@ -35,6 +38,7 @@ class Notice:
     automatic: bool = True  # RFC 3834 Auto-Submitted: auto-replied / auto-generated
     channel: str = "shared"  # "private": on the counterpart party's private line
     counterpart: Participant | None = None
+    not_before: datetime | None = None  # sent no earlier (threads.night: after the night)
 
     def __post_init__(self) -> None:
         recipient = self.recipient

@@ -18,15 +18,28 @@ from sqlmodel import Session, select
 from threads import agreement, audit, names, readiness
 from threads.agreement import Agreements
 from threads.cases import lock_case, mediator_of, parties_of
-from threads.intake import Answer, Form, Problem, check_page, display, missing, visible, worrying
+from threads.i18n import N_, translate
+from threads.intake import (
+    LANGUAGES,
+    Answer,
+    Form,
+    Problem,
+    check_page,
+    display,
+    missing,
+    visible,
+    worrying,
+)
 from threads.models import Case, IntakeAnswer, Participant, SafetyAlert, Signature, utcnow
 from threads.notices import Notice
 
 READY_STEPS = ("register", "intake", "sign")
-WORDS = {
-    "nl": {"yes": "Ja", "no": "Nee", "unanswered": "(niet beantwoord)"},
-    "en": {"yes": "Yes", "no": "No", "unanswered": "(not answered)"},
-}
+WORDS = {"yes": N_("Yes"), "no": N_("No"), "unanswered": N_("(not answered)")}
+
+
+def words(lang: str) -> dict[str, str]:
+    """How an answer reads in a summary: yes, no, or not answered, in ``lang``."""
+    return {key: translate(lang, text) for key, text in WORDS.items()}
 
 
 def claim_alert(session: Session, case: Case, participant: Participant, question_id: str) -> bool:
@@ -55,12 +68,12 @@ def answers_of(session: Session, participant: Participant) -> dict[str, Answer]:
 
 def summarize(form: Form, answers: dict[str, Answer], lang: str) -> list[dict]:
     """The asked questions and their answers per section, as a person reads them."""
-    words = WORDS.get(lang, WORDS["en"])
+    said = words(lang)
     return [
         {
             "title": section.title[lang],
             "items": [
-                {"label": q.label[lang], "answer": display(q, answers.get(q.id), lang, words),
+                {"label": q.label[lang], "answer": display(q, answers.get(q.id), lang, said),
                  "safety": q.safety}
                 for q in section.questions if visible(form, q, answers)
             ],
@@ -90,7 +103,7 @@ class Onboarding:
             problems["name"] = "name-required"
         elif len(name) > 200:
             problems["name"] = "name-too-long"
-        if language not in WORDS:
+        if language not in LANGUAGES:
             problems["language"] = "language-required"
         if not privacy:
             problems["privacy"] = "privacy-required"
@@ -163,10 +176,9 @@ class Onboarding:
                 continue
             audit.record(session, case, "safety-alert", participant=participant.name,
                          question=question.id, answer=answers.get(question.id))
-            words = WORDS.get(lang, WORDS["en"])
             notices.append(Notice("safety-alert", case, mediator, context={
                 "party": participant, "question": question.label[lang],
-                "answer": display(question, answers.get(question.id), lang, words),
+                "answer": display(question, answers.get(question.id), lang, words(lang)),
             }))
         return notices
 

@@ -1,9 +1,10 @@
 """Opening a case by e-mail: a configured mediator writes to the open address.
 
 The subject is the title; the body lists the parties one per line as ``Name <email>``, with
-optional ``moderation: open|review``, ``language: nl|en`` and ``intake: NAME`` lines (Dutch
-keys work too). Greetings and signatures are ignored; a line that looks like a party or an
-option but is malformed is reported, together with every other problem, and nothing is opened.
+optional ``moderation: open|review``, ``language: nl|en``, ``intake: NAME`` and
+``cooling-off: hold|delay 30`` lines (Dutch keys work too: ``afkoelen: 30``). Greetings and
+signatures are ignored; a line that looks like a party or an option but is malformed is
+reported, together with every other problem, and nothing is opened.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from threads import cooling
 from threads.cases import (
     CaseError,
     PartySpec,
@@ -28,9 +30,10 @@ from threads.models import Case
 from threads.notices import Notice
 from threads.settings import CaseSettings, MediatorSettings
 
-_OPTION = re.compile(r"^\s*(?P<key>[a-zA-Z]+)\s*:\s*(?P<value>.*?)\s*$")
+_OPTION = re.compile(r"^\s*(?P<key>[a-zA-Z-]+)\s*:\s*(?P<value>.*?)\s*$")
 _KEYS = {"moderation": "moderation", "moderatie": "moderation", "language": "language",
-         "taal": "language", "intake": "intake", "formulier": "intake"}
+         "taal": "language", "intake": "intake", "formulier": "intake",
+         "cooling-off": "cooling_off", "afkoelen": "cooling_off", "afkoeling": "cooling_off"}
 _VALUES = {
     "moderation": {"open": "open", "review": "review", "controle": "review"},
     "language": {"nl": "nl", "en": "en", "nederlands": "nl", "dutch": "nl", "engels": "en",
@@ -46,6 +49,7 @@ class Request:
     moderation: str | None = None
     language: str | None = None
     intake: str | None = None
+    cooling_off: int | None = None  # minutes; None holds heated words (threads.cooling)
     problems: list[dict] = field(default_factory=list)
 
 
@@ -64,6 +68,12 @@ def read_request(subject: str, text: str, intake_forms: set[str] | None = None) 
                     request.problems.append(phrase("open-bad-intake", value=value,
                                                    known=sorted(intake_forms)))
                 request.intake = value
+                continue
+            if key == "cooling_off":
+                try:
+                    request.cooling_off = cooling.parse_setting(value)
+                except ValueError:
+                    request.problems.append(phrase("open-bad-option", line=line))
                 continue
             chosen = _VALUES[key].get(value)
             if chosen is None:
@@ -108,7 +118,7 @@ def open_by_mail(
                 session, title=request.title, mediator=mediator, parties=parties,
                 settings=settings, moderation=request.moderation, language=request.language,
                 intake_form=request.intake or "default", platform_fee=platform_fee,
-                vat_percent=vat_percent,
+                vat_percent=vat_percent, cooling_off_minutes=request.cooling_off,
             )
             notices[-1].answers = answers  # the confirmation answers the mediator's mail
             return case, notices

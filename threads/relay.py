@@ -17,12 +17,14 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from threads import attachments, audit, commands, heat, suggestions
+from threads import attachments, audit, commands, heat, night, suggestions
 from threads.cases import mediator_of, parties_of
+from threads.lookup import is_address
 from threads.models import Case, Message, OutgoingMail, Participant, utcnow
 from threads.notices import Notice
 
@@ -51,7 +53,9 @@ class Contribution:
     reading: heat.Reading | None = None  # the tone check, read by the pipeline
     video_url_template: str = ""  # [video] url_template, for the mediator's #video
     timezone: str = "Europe/Amsterdam"  # service.timezone
+    night_hold: str = ""  # quiet hours open-mode copies wait out (threads.night); "": never
     files: list[attachments.IncomingFile] = field(default_factory=list)
+    templates_dir: Path = Path("templates")  # the installation's, for the settlement
 
 
 _LINK_WORDS = {"link", "links", "new link", "new links", "nieuwe link", "nieuwe links",
@@ -71,7 +75,7 @@ def sent_recently(
     """How many mails of this kind went to this address lately (to keep notices rare)."""
     since = utcnow() - timedelta(hours=hours)
     query = select(func.count()).select_from(OutgoingMail).where(
-        OutgoingMail.kind == kind, OutgoingMail.rcpt_to == rcpt.lower(),
+        OutgoingMail.kind == kind, is_address(session, OutgoingMail.rcpt_hash, rcpt),
         OutgoingMail.created_at >= since,
     )
     if case is not None:
@@ -159,7 +163,8 @@ def _open(
     for notice in relayed:  # the footer says so: sent on without the mediator reading first
         notice.context["travelled"] = "open"
     notices += relayed
-    return notices
+    return night.hold_until_morning(session, case, message, notices, contribution.night_hold,
+                                    case.timezone or contribution.timezone)
 
 
 def _private_from_party(

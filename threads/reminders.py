@@ -9,6 +9,8 @@ The scheduler only triggers; this module decides, from the database alone:
   not written since: first at the reply-by date (or ``first_after_days`` after asking);
 - ``silent-<kind>``: after the last reminder (and one more interval) the mediator is told, once,
   who is not responding;
+- ``proposal``: a party has not answered a proposal put to them (threads.proposals), counted
+  from the day it was sent, as ``reply`` is;
 - ``review``: a message has waited for the mediator's review ``review_after_hours``.
 
 Every "what is due" question is one SQL query filtered to open cases and to participants still
@@ -21,20 +23,34 @@ hours (``threads.quiet_hours``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from threads import audit
-from threads.models import Awaiting, Case, Message, Participant, Reminder, utcnow
+from threads.models import (
+    Awaiting,
+    Case,
+    Message,
+    Participant,
+    Proposal,
+    ProposalParty,
+    Reminder,
+    Signature,
+    utcnow,
+)
 from threads.settings import ReminderSettings
 
 STEPS = ("register", "intake", "sign")
+# INSERT ... ON CONFLICT DO NOTHING, written the way each supported database spells it
+_INSERT_OR_SKIP = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 STEP_COLUMN = {"register": "registered_at", "intake": "intake_submitted_at", "sign": "signed_at"}
-PARTY_KINDS = (*STEPS, "reply")
+PARTY_KINDS = (*STEPS, "reply", "proposal")
 
 
 @dataclass(frozen=True)
@@ -44,7 +60,7 @@ class Due:
     kind: str  # register | intake | sign | reply | silent-<kind> | review
     case_id: int
     participant_id: int  # the party it is about; for ``review`` the held message's author
-    about: int  # Awaiting.id for reply, Message.id for review, else 0
+    about: int  # Awaiting.id for reply, ProposalParty.id for proposal, Message.id for review
     round: int
     since: datetime  # when the wait began
     reminders_sent: int = 0
@@ -64,6 +80,7 @@ class Due:
             "intake": "has not submitted the intake since registering",
             "sign": "has not signed the agreement",
             "reply": "has not answered the mediator since being asked",
+            "proposal": "has not answered a proposal",
             "review": "message is waiting for the mediator's review",
         }
         if self.kind.startswith("silent-"):
@@ -163,6 +180,26 @@ def reply_due(session: Session, settings: ReminderSettings, now: datetime) -> li
     return found
 
 
+def proposal_due(session: Session, settings: ReminderSettings, now: datetime) -> list[Due]:
+    """Parties who have not answered a proposal that still stands."""
+    first_due = now - _days(settings.first_after_days)
+    count, last, told = _progress(settings, now, "proposal", about=ProposalParty.id)
+    query = (
+        select(ProposalParty.id, Participant.case_id, ProposalParty.participant_id,
+               Proposal.created_at, count, last)
+        .join(Proposal, col(Proposal.id) == ProposalParty.proposal_id)
+        .join(Participant, col(Participant.id) == ProposalParty.participant_id)
+        .where(col(ProposalParty.answer).is_(None), col(Proposal.withdrawn_at).is_(None),
+               Proposal.created_at <= first_due, _open_party(), ~told)
+    )
+    found = []
+    for row_id, case_id, pid, sent_at, sent, last_sent in session.exec(query):
+        due = _decide(settings, now, "proposal", case_id, pid, row_id, sent_at, sent, last_sent)
+        if due is not None:
+            found.append(due)
+    return found
+
+
 def review_due(session: Session, settings: ReminderSettings, now: datetime) -> list[Due]:
     """Held messages in open cases the mediator has not reviewed in time (told once each)."""
     threshold = now - timedelta(hours=settings.review_after_hours)
@@ -188,6 +225,7 @@ def due(
     return [
         *step_due(session, settings, now, steps),
         *reply_due(session, settings, now),
+        *proposal_due(session, settings, now),
         *review_due(session, settings, now),
     ]
 
@@ -208,6 +246,26 @@ def claim(session: Session, item: Due, recipient_id: int, now: datetime) -> bool
     except IntegrityError:
         return False
     return True
+
+
+def claim_all(session: Session, items: Sequence[Due], now: datetime) -> set[tuple]:
+    """Insert the claim records of many items in one statement (a sweep's batch); the claim
+    keys inserted here. A key missing from the answer was claimed before: another sweep sent it.
+
+    ``ON CONFLICT DO NOTHING`` is ``claim``'s savepoint for a whole batch: a key that exists is
+    skipped without failing the transaction, and on PostgreSQL a key another machine is
+    claiming at that moment waits for its transaction to end, then counts as claimed or not.
+    """
+    if not items:
+        return set()
+    table = Reminder.__table__
+    statement = (
+        _INSERT_OR_SKIP[session.get_bind().dialect.name](table).on_conflict_do_nothing()
+        .returning(table.c.participant_id, table.c.kind, table.c.about, table.c.round)
+    )
+    rows = [{"case_id": item.case_id, "participant_id": item.participant_id, "kind": item.kind,
+             "about": item.about, "round": item.round, "sent_at": now} for item in items]
+    return {tuple(row) for row in session.execute(statement, rows)}
 
 
 def mark_awaiting(
@@ -247,3 +305,54 @@ def clear_awaiting(
         audit.record(session, case, "awaiting-cleared", actor=actor,
                      participant=participant.name if participant else None)
     return ended
+
+
+WORDINGS = 3  # phrasings per reminder kind in templates/mail/*/reminder*.txt
+
+
+def wording(participant_id: int, count: int) -> int:
+    """Which phrasing a reminder takes (0 .. WORDINGS-1): fixed by who it is for and how many
+    reminders of its kind came before, so a sweep run twice picks the same words, and two
+    reminders in a row (count and count + 1) never read the same."""
+    return (participant_id + count) % WORDINGS
+
+
+def begun(session: Session, case: Case) -> bool:
+    """Has the conversation begun: has the mediator written to the parties? Until then a
+    reminder may say "the mediation starts once everyone has ..."; after it, that would not be
+    true (a party added later). A case without any message yet costs no query: a sweep's
+    work follows what is due (tests/test_sweep_cost.py)."""
+    if not case.message_seq:
+        return False
+    return session.exec(select(Message.id).join(
+        Participant, col(Participant.id) == Message.author_id).where(
+        Message.case_id == case.id, Message.channel == "shared",
+        Participant.role == "mediator")).first() is not None
+
+
+def begun_in(session: Session, cases: Iterable[Case]) -> set[int]:
+    """``begun`` for many cases in one query: the ids of those whose conversation has begun
+    (a case without any message costs nothing, as there)."""
+    ids = sorted(case.id for case in cases if case.message_seq)
+    if not ids:
+        return set()
+    return set(session.exec(select(Message.case_id).join(
+        Participant, col(Participant.id) == Message.author_id).where(
+        col(Message.case_id).in_(ids), Message.channel == "shared",
+        Participant.role == "mediator").distinct()))
+
+
+def signed_among(session: Session, participant_ids: Iterable[int]) -> set[int]:
+    """``signed_before`` for many parties in one query: those who have signed some text."""
+    ids = sorted(set(participant_ids))
+    if not ids:
+        return set()
+    return set(session.exec(select(Signature.participant_id).where(
+        col(Signature.participant_id).in_(ids)).distinct()))
+
+
+def signed_before(session: Session, participant_id: int) -> bool:
+    """A party asked to sign who has a signature under an older text: they sign *again*
+    (the agreement changed), which is not the same as never having signed."""
+    return session.exec(select(Signature.id).where(
+        Signature.participant_id == participant_id)).first() is not None

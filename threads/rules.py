@@ -13,10 +13,14 @@ Why this order:
   which would answer the forger, and before anything the mediator may do); the wrong sender
   (``seen`` then notes that the author was heard from, deciding nothing);
 - then the mediator's commands and messages, which work even in a closed case;
-- then a party's message: closed case, a hold our MTA asked for, a request for links, the
-  private line (to the mediator alone, whatever its tone), a paused case (kept for #resume),
-  heat (a threat is never relayed, heated words are held in open mode: threads.heat), open
-  moderation, and last of all review, which holds everything else.
+- then a party's message: an answer to the after-care follow-up (threads.aftercare, which
+  reaches the mediator even in a closed case), closed case, a hold our MTA asked for, an answer
+  to a proposal (recorded, never relayed: threads.proposals), a request for links, an answer to
+  a message cooling off ('stop', or a new version that goes through the rest afresh:
+  threads.cooling), the private line (to the mediator alone, whatever its tone, which is
+  still read: a threat alerts the mediator, threads.heat.private), a paused case (kept for
+  #resume), heat (a threat is never relayed, heated words are held in open mode:
+  threads.heat), open moderation, and last of all review, which holds everything else.
 
 A mail is carried out once per case: ``MailDecision`` keeps a key of its Message-ID, body and
 case, inserted with the decision, so a redelivery or a second address of the same case finds
@@ -29,12 +33,13 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from threads import attachments, audit, heat
+from threads import aftercare, attachments, audit, cooling, heat, proposals
 from threads.actions import from_mediator
 from threads.addresses import Recipient, RecipientKind
 from threads.attachments import IncomingFile
@@ -42,8 +47,8 @@ from threads.cases import find_mediator, lock_case, mediator_of
 from threads.delivery import copy_failed, participant_wrote
 from threads.intake import Form
 from threads.links import resend_links
+from threads.lookup import is_address
 from threads.models import (
-    AuditEvent,
     Case,
     InboundStatus,
     MailDecision,
@@ -55,11 +60,13 @@ from threads.models import (
 )
 from threads.notices import Notice
 from threads.opening import open_by_mail
+from threads.redaction import redact
 from threads.relay import (
     WRONG_SENDER,
     Contribution,
     _open,
     _private_from_party,
+    answered_message,
     asks_for_links,
     hold,
     new_message,
@@ -101,6 +108,7 @@ class Arrival:
     hold: str | None = None
     quoted_text: str = ""
     reading: heat.Reading | None = None  # the tone of the new words (threads.heat)
+    rsvp: tuple[str, str] | None = None  # a calendar reply: (accepted|declined|tentative, UID)
 
     @property
     def dedupe_key(self) -> str:
@@ -125,6 +133,8 @@ class Policy:
     open_per_hour: int = 10  # cases one mediator may open by mail in an hour
     video_url_template: str = ""  # [video] url_template, for the mediator's #video
     timezone: str = "Europe/Amsterdam"  # service.timezone: local times in what is written
+    night_hold: str = ""  # quiet hours open-mode copies wait out (threads.night); "": never
+    templates_dir: Path = Path("templates")  # the installation's (settlement templates)
 
 
 @dataclass
@@ -185,6 +195,8 @@ class Situation:
             reading=a.reading if self.author is not None and self.author.role == "party"
             else None,
             video_url_template=self.policy.video_url_template, timezone=self.policy.timezone,
+            night_hold=self.policy.night_hold,
+            templates_dir=self.policy.templates_dir,
         )
 
 
@@ -248,9 +260,13 @@ def open_request(s: Situation) -> Decision | None:
 
 
 def _opened_lately(session: Session, email: str) -> int:
+    """Cases this mediator opened in the last hour (their rows found by address hash)."""
     since = utcnow() - timedelta(hours=1)
-    return session.exec(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.kind == "case-opened", AuditEvent.actor == email, AuditEvent.at >= since,
+    return session.exec(select(func.count()).select_from(Participant).join(
+        Case, Case.id == Participant.case_id).where(
+        Participant.role == "mediator",
+        is_address(session, Participant.email_hash, email),
+        Case.created_at >= since,
     )).one()
 
 
@@ -282,11 +298,29 @@ def auto_reply(s: Situation) -> Decision | None:
     return Decision("auto-reply", IGNORED, s.arrival.reason)
 
 
+def calendar_reply(s: Situation) -> Decision | None:
+    """A party's calendar answering the #video invitation (mailgate.classify.calendar): the
+    mediator hears who accepted or declined; nothing goes to the others, nothing back to the
+    party, who only pressed a button."""
+    if s.arrival.kind != "calendar-reply" or s.arrival.rsvp is None:
+        return None
+    author = s.author
+    if author is None or author.role != "party" or not s.found.sender_matches:
+        return Decision("calendar-reply", IGNORED, "a calendar reply from no known party")
+    answer, uid = s.arrival.rsvp
+    audit.record(s.session, s.case, "video-reply", actor=author.name, answer=answer, uid=uid)
+    mediator = mediator_of(s.session, s.case)
+    return Decision("calendar-reply", PROCESSED, f"{author.name} {answer} the invitation",
+                    [Notice("video-reply", s.case, mediator, author=author,
+                            context={"answer": answer})])
+
+
 def not_relayable(s: Situation) -> Decision | None:
     if s.arrival.relayable:
         return None
-    audit.record(s.session, s.case, s.arrival.kind,
-                 actor=s.author.name if s.author else "unknown", reason=s.arrival.reason)
+    audit.record(s.session, s.case, s.arrival.kind,  # the trail is readable: no addresses
+                 actor=s.author.name if s.author else "unknown",
+                 reason=redact(s.arrival.reason))
     return Decision("not-relayable", IGNORED, s.arrival.reason)
 
 
@@ -353,6 +387,15 @@ def mediator(s: Situation) -> Decision | None:
                     from_mediator(s.session, s.case, s.author, s.contribution()))
 
 
+def aftercare_reply(s: Situation) -> Decision | None:
+    """In a closed case, a party's answer to the follow-up of a settlement (threads.aftercare)
+    reaches the mediator: before the closed-case rule, which would only say it is closed."""
+    notices = aftercare.reply(s.session, s.case, s.author, s.contribution())
+    if notices is None:
+        return None
+    return Decision("aftercare-reply", PROCESSED, "follow-up answer", notices)
+
+
 def closed_case(s: Situation) -> Decision | None:
     if s.case.status != "closed":
         return None
@@ -373,6 +416,20 @@ def sender_not_trusted(s: Situation) -> Decision | None:
                     hold(s.session, s.case, s.author, s.contribution(), reason))
 
 
+def proposal_answer(s: Situation) -> Decision | None:
+    """A party's "akkoord" / "not agreed" to a proposal (threads.proposals) is recorded, never
+    relayed: it comes after the rules that prove who wrote (an answer counts only from the
+    party's own address) and before everything that would hold or pass words on (the private
+    line, a pause, heat, open moderation, review). A reply to a proposal that is no answer is
+    held for the mediator like any message under review, even in open moderation."""
+    if s.author.role != "party":
+        return None
+    notices = proposals.answer_by_mail(s.session, s.case, s.author, s.contribution())
+    if notices is None:
+        return None
+    return Decision("proposal-answer", PROCESSED, "proposal answer", notices)
+
+
 def link_request(s: Situation) -> Decision | None:
     if not asks_for_links(s.arrival.text):
         return None
@@ -382,8 +439,37 @@ def link_request(s: Situation) -> Decision | None:
 def private_line(s: Situation) -> Decision | None:
     if s.found.channel != "private":
         return None
-    return Decision("private-line", PROCESSED, "private",
-                    _private_from_party(s.session, s.case, s.author, s.contribution()))
+    notices = _private_from_party(s.session, s.case, s.author, s.contribution())
+    return Decision("private-line", PROCESSED, "private", heat.private(notices, _reading(s)))
+
+
+def cooling_answer(s: Situation) -> Decision | None:
+    """The author of a message cooling off (threads.cooling) answers: 'stop' keeps it from
+    going out; a new version, on the shared line or in answer to the cooling-off mail,
+    replaces it and goes through the rules below afresh (tone check and all)."""
+    waiting = cooling.pending(s.session, s.case, s.author)
+    if not waiting:
+        return None
+    a = s.arrival
+    # the one whose cooling-off mail this answers, else every one of theirs that waits
+    answered = answered_message(s.session, s.case, a.refs, (cooling.DELAY_NOTICE,))
+    meant = [answered] if answered in waiting else waiting
+    if cooling.says_stop(a.text):
+        return Decision("cooling-stop", PROCESSED, f"stopped {[m.seq for m in meant]}",
+                        cooling.stop(s.session, s.case, s.author, meant, a.message_id))
+    if s.found.channel == "private" and answered not in waiting:
+        return None  # a word to the mediator alone, not a new version
+    replaced = cooling.supersede(s.session, s.case, s.author, meant)
+    s.found.channel, s.found.counterpart = "shared", None
+    for rule in RULES[RULES.index(cooling_answer) + 1:]:
+        decision = rule(s)
+        if decision is not None:
+            for notice in decision.notices:
+                if notice.kind in ("review", "copy-to-mediator", "tone-alert"):
+                    notice.context.update(replaces=replaced[-1], replaced_why="cooling-off")
+            decision.reason = f"new version of {replaced}: {decision.reason}"
+            return decision
+    raise AssertionError("review always decides")  # pragma: no cover
 
 
 def _reading(s: Situation) -> heat.Reading:
@@ -402,11 +488,14 @@ def paused(s: Situation) -> Decision | None:
 def heated(s: Situation) -> Decision | None:
     """A threat is never relayed as it is, in any mode; heated words are held in open mode
     (threads.heat decides which, from the tone check)."""
-    reason = heat.hold_reason(s.case, _reading(s))
+    reason = heat.hold_reason(s.case, _reading(s), s.author)
     if not reason:
         return None
     notices = hold(s.session, s.case, s.author, s.contribution(), reason)
-    return Decision("heat", PROCESSED, reason, heat.settle(notices, _reading(s), reason))
+    notices = heat.settle(notices, _reading(s), reason)
+    if reason == heat.HEATED:  # the case's cooling-off setting: hold, or go out after a wait
+        notices = cooling.schedule(s.case, notices)
+    return Decision("heat", PROCESSED, reason, notices)
 
 
 def open_moderation(s: Situation) -> Decision | None:
@@ -423,9 +512,10 @@ def review(s: Situation) -> Decision | None:
 
 
 RULES: tuple[Rule, ...] = (
-    bounce, open_request, no_case, revoked, auto_reply, not_relayable, stranger,
-    duplicate, unverified_mediator, wrong_sender, seen, mediator, closed_case, sender_not_trusted,
-    link_request, private_line, paused, heated, open_moderation, review,
+    bounce, open_request, no_case, revoked, auto_reply, calendar_reply, not_relayable, stranger,
+    duplicate, unverified_mediator, wrong_sender, seen, mediator, aftercare_reply, closed_case,
+    sender_not_trusted, proposal_answer, link_request, cooling_answer, private_line, paused,
+    heated, open_moderation, review,
 )
 _CASE_RULES = RULES[RULES.index(auto_reply):]  # these need the author found by routing
 

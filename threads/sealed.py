@@ -9,8 +9,8 @@ re-seals everything with the newest key.
 
 The key belongs to the engine (``use_key``), not to the process, so that two services in one
 process (tests, the demo) each have their own. Sealed columns cannot be searched or compared in
-SQL: only columns that are never looked up by value are sealed. E-mail addresses and reply
-tokens, which mail is routed by, are not (yet): they would need keyed-hash lookup columns.
+SQL: e-mail addresses and reply tokens, which mail is routed by, are sealed too and looked up
+by a keyed hash kept beside them (``threads.lookup``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def use_key(engine: Engine, key: AtRestKey | None) -> None:
     setattr(engine.dialect, _ATTRIBUTE, key)
 
 
-def _key(dialect: Dialect) -> AtRestKey | None:
+def engine_key(dialect: Dialect) -> AtRestKey | None:
     return dialect.__dict__.get(_ATTRIBUTE)  # an engine nobody gave a key: none
 
 
@@ -55,10 +55,10 @@ class SealedText(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else seal_text(value, _key(dialect))
+        return None if value is None else seal_text(value, engine_key(dialect))
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else open_text(value, _key(dialect))
+        return None if value is None else open_text(value, engine_key(dialect))
 
 
 class SealedJSON(TypeDecorator):
@@ -69,10 +69,10 @@ class SealedJSON(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        key = _key(dialect)
+        key = engine_key(dialect)
         return value if key is None else seal_text(json.dumps(value), key)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if isinstance(value, str) and value.startswith(_TEXT_MARKER):
-            return json.loads(open_text(value, _key(dialect)))
+            return json.loads(open_text(value, engine_key(dialect)))
         return value

@@ -120,3 +120,11 @@ class ReminderSettings(Section):
         except ValueError:
             raise ValueError('must be "HH:MM-HH:MM" such as "21:00-08:00", or "off"') from None
         return f"{start}-{end}"
+
+
+class AftercareSettings(Section):
+    """After a case is closed as settled (``[aftercare]``, threads.aftercare): the evaluation
+    questionnaire, and a follow-up mail some months on (0: none)."""
+
+    evaluation: bool = True
+    follow_up_months: int = Field(default=0, ge=0, le=60)

@@ -44,6 +44,7 @@ def suggest(session: Session, case: Case, mediator: Participant, command: Comman
     def run():  # noqa: ANN202
         author = session.get(Participant, message.author_id)
         message.suggested_text = wording
+        message.release_at = None  # cooling off: it now waits for the author's answer
         session.add(message)
         audit.record(session, case, "suggested", actor=mediator.name, message=message.seq)
         # On the author's private line: their answer reaches the mediator alone.

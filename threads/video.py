@@ -4,10 +4,12 @@
 mediator to a video session in one room, made from ``[video] url_template`` with an unguessable
 name. The room is shared, the invitation is personal: each person gets their own iCalendar
 (RFC 5545) request in the iTIP way (RFC 5546, ``METHOD:REQUEST``), in which they are the only
-ATTENDEE and the mediator the ORGANIZER, so no party sees another's address. Times are in the
-case's time zone (the service's), with reminders 24 hours and 1 hour before. ``#video cancel``
-sends the same people a ``METHOD:CANCEL`` for the same UID with a higher SEQUENCE, which is how
-Outlook, Gmail, Apple Calendar and Thunderbird remove the event.
+ATTENDEE and the mediator the ORGANIZER (at the case address the copy comes from, the party's
+private line: an RSVP reaches the mediator alone), so no party sees another's address. Times
+are in the case's time zone (the service's), with reminders 24 hours and 1 hour before.
+``#video cancel`` sends the same people a ``METHOD:CANCEL`` for the same UID with a higher
+SEQUENCE, which is how Outlook, Gmail, Apple Calendar and Thunderbird remove the event. How
+the mail around it is built: mailgate.imip.
 
 What was sent is kept in the audit log ("video", "video-cancelled"), which is where cancel
 finds the session it cancels.
@@ -26,6 +28,7 @@ from sqlmodel import Session
 from threads import audit
 from threads.cases import parties_of
 from threads.commands import Command, Context, Plan, find_party, phrase
+from threads.i18n import translate
 from threads.models import Case, Participant, utcnow
 from threads.notices import Notice
 
@@ -45,8 +48,11 @@ def _day(text: str) -> datetime | None:
 
 
 def calendar(case: Case, method: str, uid: str, sequence: int, start: datetime,
-             minutes: int, url: str, organizer: Participant, attendee: Participant) -> str:
-    """One person's invitation (or cancellation): they are its only attendee."""
+             minutes: int, url: str, organizer: Participant, organizer_address: str,
+             attendee: Participant) -> str:
+    """One person's invitation (or cancellation): they are its only attendee. The organizer
+    is the mediator at ``organizer_address``, the case address the copy comes from (Gmail and
+    Outlook expect the organizer to be the sender; an RSVP goes there)."""
     cal = icalendar.Calendar()
     cal.add("prodid", "-//Mediate//video session//EN")
     cal.add("version", "2.0")
@@ -57,18 +63,20 @@ def calendar(case: Case, method: str, uid: str, sequence: int, start: datetime,
     event.add("dtstamp", utcnow())
     event.add("dtstart", start)
     event.add("dtend", start + timedelta(minutes=minutes))
-    title = {"nl": "Videogesprek", "en": "Video session"}.get(attendee.language, "Video session")
+    title = translate(attendee.language, "Video session")
     event.add("summary", f"{title}: {case.title} [{case.ref}]")
     event.add("location", url)
     event.add("url", url)
     event.add("description", url)
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-    chair = icalendar.vCalAddress(f"mailto:{organizer.email}")
+    chair = icalendar.vCalAddress(f"mailto:{organizer_address}")
     chair.params["CN"] = organizer.name
     event.add("organizer", chair)
     guest = icalendar.vCalAddress(f"mailto:{attendee.email}")
     guest.params.update({"CN": attendee.name, "ROLE": "REQ-PARTICIPANT",
-                         "PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE"})
+                         "PARTSTAT": "NEEDS-ACTION",
+                         # an answer is asked for an invitation, not for its cancellation
+                         "RSVP": "TRUE" if method == "REQUEST" else "FALSE"})
     event.add("attendee", guest)
     if method == "REQUEST":
         for before in _REMINDERS:
@@ -80,6 +88,14 @@ def calendar(case: Case, method: str, uid: str, sequence: int, start: datetime,
     cal.add_component(event)
     cal.add_missing_timezones()  # the VTIMEZONE clients need to place a TZID time
     return cal.to_ical().decode()
+
+
+def _event(method: str, uid: str, sequence: int, start: datetime, minutes: int,
+           url: str) -> dict:
+    """What every copy's calendar shares; the composer adds who it is from and for
+    (``calendar``), since only it knows the address each copy comes from."""
+    return {"method": method, "uid": uid, "sequence": sequence, "start": start,
+            "minutes": minutes, "url": url}
 
 
 def _last_session(session: Session, case: Case) -> dict | None:
@@ -100,7 +116,7 @@ def video(session: Session, case: Case, mediator: Participant, command: Command,
     if not ctx.video_url_template:
         ctx.errors.append(phrase("video-not-configured", line=command.line))
         return None
-    zone = ZoneInfo(ctx.timezone)
+    zone = ZoneInfo(case.timezone or ctx.timezone)
     day = _day(words[0]) if words else None
     clock = _TIME.match(words[1]) if len(words) > 1 else None
     if day is None or clock is None or int(clock[1]) > 23 or int(clock[2]) > 59:
@@ -126,9 +142,8 @@ def video(session: Session, case: Case, mediator: Participant, command: Command,
         invited = [*people, mediator]
         notices = [
             Notice("video-invite", case, person, author=mediator, automatic=False, context={
-                "calendar": calendar(case, "REQUEST", uid, 0, start, minutes, url, mediator,
-                                     person),
-                "calendar_method": "REQUEST", "video_url": url, "video_start": start,
+                "calendar": _event("REQUEST", uid, 0, start, minutes, url),
+                "video_url": url, "video_start": start,
                 "video_minutes": minutes, "video_names": [p.name for p in people]})
             for person in invited
         ]
@@ -149,13 +164,16 @@ def _cancel(session: Session, case: Case, mediator: Participant, command: Comman
         return None
 
     def run():  # noqa: ANN202
-        start = datetime.fromisoformat(planned["start"])
+        # the zone by name again (the record keeps only the offset): a TZID and its VTIMEZONE,
+        # not a floating time that Outlook would read as the reader's own local time
+        start = datetime.fromisoformat(planned["start"]).astimezone(
+            ZoneInfo(case.timezone or ctx.timezone))
         invited = [p for p in (session.get(Participant, i) for i in planned["invited"]) if p]
         notices = [
             Notice("video-cancel", case, person, author=mediator, automatic=False, context={
-                "calendar": calendar(case, "CANCEL", planned["uid"], 1, start,
-                                     planned["minutes"], planned["url"], mediator, person),
-                "calendar_method": "CANCEL", "video_start": start})
+                "calendar": _event("CANCEL", planned["uid"], 1, start, planned["minutes"],
+                                   planned["url"]),
+                "video_start": start})
             for person in invited
         ]
         audit.record(session, case, "video-cancelled", actor=mediator.name, uid=planned["uid"])

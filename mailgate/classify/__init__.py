@@ -4,7 +4,7 @@ Each stage is a small module with one `check(mail, raw, ctx) -> Verdict | None`;
 that returns a verdict decides. The order is data, in `STAGES`: an unreadable mail first, then
 our own mail coming back (loop), then delivery reports (they often carry the original message,
 headers and all, so they must be recognised before anything looks at those headers), then
-automatic replies. Whatever passes all stages is a reply.
+a calendar reply to an invitation, then automatic replies. Whatever passes all stages is a reply.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mailgate import budget
-from mailgate.classify import autoreply, bounce, loop, malformed
+from mailgate.classify import autoreply, bounce, calendar, loop, malformed
 from mailgate.classify.verdict import Bounced, ClassifyContext, Verdict
 from mailgate.parse import ParsedMail
 
@@ -24,6 +24,7 @@ STAGES: tuple[Stage, ...] = (
     malformed.check,
     loop.check,
     bounce.check,
+    calendar.check,  # before automatic replies: a calendar server's RSVP may say auto-generated
     autoreply.check,
 )
 

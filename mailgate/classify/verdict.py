@@ -20,9 +20,12 @@ class Verdict:
     """What kind of mail this is, with a human-readable reason for the audit trail."""
 
     kind: str  # "reply", "auto-reply", "bounce", "feedback-report", "delivery-report", "loop",
-    # "malformed"
+    # "malformed", "calendar-reply"
     reason: str
     bounced: list[Bounced] = field(default_factory=list)
+    # a calendar reply (iTIP METHOD:REPLY): the attendee's answer, "accepted", "declined" or
+    # "tentative", and the event's UID
+    rsvp: tuple[str, str] | None = None
 
     @property
     def relayable(self) -> bool:

@@ -25,3 +25,5 @@ def shipped(name: str) -> Path:
 TEMPLATES = shipped("templates")
 INTAKE_FORMS = shipped("intake_forms")
 EXAMPLE_CONFIG = shipped("config.example.toml")
+# DejaVu Sans (its licence beside it): every letter of Dutch, Turkish, Polish ... names in a PDF
+FONT = shipped("fonts/DejaVuSans.ttf")

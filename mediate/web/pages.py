@@ -69,6 +69,14 @@ async def form_or_refusal(request: Request) -> tuple[dict | None, Response | Non
     return raw, None
 
 
+async def signing_form(request: Request) -> tuple[dict | None, Response | None, str, str]:
+    """A signing page's form (None on GET), or the refusal of a stale one; and the signer's IP
+    address and browser, recorded with a signature."""
+    raw, refused = await form_or_refusal(request)
+    client = request.client.host if request.client else ""
+    return raw, refused, client, request.headers.get("user-agent", "")
+
+
 def next_after_registration(ctx: WebContext, participant: Participant, wanted: str) -> str:
     if wanted == "agreement" or participant.intake_submitted_at is not None:
         return ctx.links.path(participant, "agreement")
@@ -109,11 +117,9 @@ async def register(request: Request) -> Response:
 async def agreement(request: Request) -> Response:
     ctx: WebContext = request.app.state.ctx
     token = request.path_params["token"]
-    raw, refused = await form_or_refusal(request)
+    raw, refused, client, agent = await signing_form(request)
     if refused is not None:
         return refused
-    client = request.client.host if request.client else ""
-    agent = request.headers.get("user-agent", "")
 
     def work(session: Session):  # noqa: ANN202
         opened = ctx.links.open(session, token, "agreement")

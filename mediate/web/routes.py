@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from mediate.web import intake_pages, pages
+from mediate.web.aftercare_page import evaluation
 from mediate.web.app import (
     SecurityHeaders,
     WebContext,
@@ -20,6 +21,7 @@ from mediate.web.app import (
     link_problem,
     not_found,
 )
+from mediate.web.settlement_page import settlement_page
 from threads.links import LinkError
 
 
@@ -30,6 +32,8 @@ def create_app(ctx: WebContext) -> Starlette:
         Route("/register/{token}", pages.register, methods=["GET", "POST"]),
         Route("/intake/{token}", intake_pages.intake, methods=["GET", "POST"]),
         Route("/agreement/{token}", pages.agreement, methods=["GET", "POST"]),
+        Route("/settlement/{token}", settlement_page, methods=["GET", "POST"]),
+        Route("/evaluation/{token}", evaluation, methods=["GET", "POST"]),
     ]
     app = Starlette(
         routes=routes,
