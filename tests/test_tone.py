@@ -212,14 +212,25 @@ def test_each_signal_is_found_with_the_words_that_raised_it(kind: str, text: str
     assert tone.level != Level.CALM
 
 
-# Calm, and the rules leave them so; the learned table, at the low threshold that catches nine
-# unseen threats in ten, guesses a threat in them. The mediator then sees a guess, named as one,
-# with the words that weighed: the price of that recall, kept visible here.
+# Calm, and the rules leave them so; the learned table still guesses a threat in them. The
+# mediator then sees a guess, named as one, with the words that weighed: the price of its
+# recall, kept visible here (two more left this list when calm mail with heavy words joined
+# the examples and the threshold moved to even odds; they are in HEAVY_BUT_CALM below).
 GUESSED = [
-    "If anything happens to the children while they are with you, please call me at once.",
     "My dad is in hospital, so I won't be around much this week.",
+]
+
+# Calm mail with heavy words that the learned table once read as a threat or self-harm.
+HEAVY_BUT_CALM = [
+    "I never told anyone about the debts.",
+    "If anything happens to the children while they are with you, please call me at once.",
     "I know some lads who can come round on Saturday and fix the fence.",
 ]
+
+
+@pytest.mark.parametrize("text", HEAVY_BUT_CALM)
+def test_heavy_words_in_calm_mail_are_not_read_as_a_threat(text: str) -> None:
+    assert analyse_tone(text).level == Level.CALM
 
 
 @pytest.mark.parametrize("text", GUESSED)
