@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -375,12 +375,14 @@ def _classes(language: str, raw: dict[str, dict]) -> dict[str, set[str]]:
     return classes
 
 
-def _compile(language: str, raw: dict[str, dict], problems: list[str]) -> list[Pattern]:
+def _compiled(language: str, raw: dict[str, dict], table: str, problems: list[str]
+              ) -> Iterator[tuple[str, dict, re.Pattern[str]]]:
+    """Each entry of ``table`` (``patterns`` or ``cues``) for a language, its own and those of
+    ``any``, with its match expanded and compiled; a mistake is a problem naming its place."""
     classes = _classes(language, raw)
-    compiled = []
     for source in (raw.get("any", {}), raw.get(language, {})):
-        for where, name, pattern in source.get("patterns", []):
-            expanded = _expand(str(pattern["match"]), classes, where, problems)
+        for where, name, entry in source.get(table, []):
+            expanded = _expand(str(entry["match"]), classes, where, problems)
             if not expanded:
                 continue
             try:
@@ -390,31 +392,20 @@ def _compile(language: str, raw: dict[str, dict], problems: list[str]) -> list[P
             except re.error as error:
                 problems.append(f"{where}: match is not a valid regular expression ({error})")
                 continue
-            compiled.append(Pattern(pattern["kind"], regex,
-                                    bool(pattern.get("needs_other", False)),
-                                    pattern.get("scope", "sentence"), name,
-                                    bool(pattern.get("needs_target", False)),
-                                    needed_literals(regex)))
-    return compiled
+            yield name, entry, regex
+
+
+def _compile(language: str, raw: dict[str, dict], problems: list[str]) -> list[Pattern]:
+    return [Pattern(pattern["kind"], regex, bool(pattern.get("needs_other", False)),
+                    pattern.get("scope", "sentence"), name,
+                    bool(pattern.get("needs_target", False)), needed_literals(regex))
+            for name, pattern, regex in _compiled(language, raw, "patterns", problems)]
 
 
 def _compile_cues(language: str, raw: dict[str, dict], problems: list[str]) -> list[Cue]:
-    classes = _classes(language, raw)
-    compiled = []
-    for source in (raw.get("any", {}), raw.get(language, {})):
-        for where, _name, cue in source.get("cues", []):
-            expanded = _expand(str(cue["match"]), classes, where, problems)
-            if not expanded:
-                continue
-            try:
-                regex = re.compile(expanded)
-            except re.error as error:
-                problems.append(f"{where}: match is not a valid regular expression ({error})")
-                continue
-            compiled.append(Cue(cue["name"], cue["kind"], float(cue["weight"]), regex,
-                                needed_literals(regex),
-                                bool(cue.get("explains_away", cue["weight"] < 0))))
-    return compiled
+    return [Cue(cue["name"], cue["kind"], float(cue["weight"]), regex, needed_literals(regex),
+                bool(cue.get("explains_away", cue["weight"] < 0)))
+            for _, cue, regex in _compiled(language, raw, "cues", problems)]
 
 
 def load_lexicon(extra_files: Sequence[Path] = ()) -> Lexicon:
