@@ -171,6 +171,16 @@ def test_the_shipped_learned_tables_are_what_the_shipped_examples_give(path, lev
         path.read_text(encoding="utf-8")
 
 
+def test_a_table_reads_back_as_written_even_with_words_named_like_its_header() -> None:
+    """A word "common" or "bias" in the examples is a weight like any other; read as the header
+    it once replaced the common words with one number."""
+    table = learned.Table(-1.5, {"common": 0.05, "bias": -0.2, "schuur": 1.25},
+                          frozenset({"de", "the"}))
+    assert learned.parse(learned.dump(table)) == table
+    shipped = learned.shipped()
+    assert {"de", "the"} <= shipped.common and shipped.bias < 0
+
+
 @pytest.mark.parametrize("text", [
     "Typisch weer, ik regel alles en meneer komt gewoon niet opdagen.",
     "Wat een vertoning weer, je denkt echt dat de hele wereld om jou draait.",

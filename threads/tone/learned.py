@@ -128,16 +128,22 @@ def dump(table: Table) -> str:
 
 
 def parse(text: str) -> Table:
+    """A table as ``dump`` writes it: the bias and the common words head the file, every line
+    after them is a weight, also of a word that happens to be "bias" or "common"."""
     bias, common, weights = 0.0, frozenset(), {}
+    header = {"bias", "common"}
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         key, _, value = line.partition("\t")
-        if key == "bias":
-            bias = float(value)
-        elif key == "common":
-            common = frozenset(value.split())
+        if key in header:
+            header.discard(key)
+            if key == "bias":
+                bias = float(value)
+            else:
+                common = frozenset(value.split())
         else:
+            header.clear()
             weights[key] = float(value)
     return Table(bias, weights, common)
 
